@@ -1,0 +1,41 @@
+# Two entry points that work on a fresh machine and are idempotent: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synth-installed
+TORCH ?= torch==2.13.0
+
+.PHONY: demo test lint format schema bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch first: a bare `torch` requirement with no torch installed would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/synth demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schema: $(STAMP)
+	$(BIN)/python -m schemas
+
+bench: $(STAMP)
+	$(BIN)/python bench/engines.py
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

@@ -1,0 +1,154 @@
+"""The `synth` command. Launches flows; maps the SynthError hierarchy to exit codes in one place.
+
+Exit codes: 0 published, 1 a gate failed (run quarantined), 2 bad spec or input, 3 internal error.
+Heavy libraries load only inside commands, so `synth --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_PUBLISHED, EXIT_GATE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+ENGINE_NAMES = ("gaussian_copula", "ctgan", "tvae", "copulagan", "independent", "bootstrap")
+
+
+def examples_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "examples"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    try:
+        return args.command(args)
+    except KeyboardInterrupt:
+        _fail("interrupted", None)
+        return EXIT_INTERNAL
+    except Exception as exc:  # the one place errors become exit codes
+        return _handle(exc, args)
+
+
+def _handle(exc: Exception, args: argparse.Namespace) -> int:
+    from schemas.errors import GateFailed, SynthError
+
+    if isinstance(exc, GateFailed):
+        if getattr(args, "json", False):
+            _print_json(exc.summary)
+        else:
+            _fail(str(exc), None)
+        return EXIT_GATE
+    if isinstance(exc, SynthError):
+        _fail(str(exc), getattr(args, "json", False) and {"status": "error", "exit_code": exc.exit_code})
+        return exc.exit_code
+    if os.environ.get("SYNTH_DEBUG"):
+        raise exc
+    # Messages of foreign exceptions may quote data: name the type only.
+    _fail(f"internal error ({type(exc).__name__}); set SYNTH_DEBUG=1 for a traceback",
+          getattr(args, "json", False) and {"status": "error", "exit_code": EXIT_INTERNAL})
+    return EXIT_INTERNAL
+
+
+def _fail(message: str, payload: dict[str, Any] | None | bool) -> None:
+    line = " ".join(message.split())
+    print(f"synth: error: {line}", file=sys.stderr)
+    if payload:
+        _print_json({**payload, "error": line})
+
+
+def _print_json(payload: dict[str, Any]) -> None:
+    print(json.dumps(payload, default=str), flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from schemas import load_spec
+
+    absolute = {k: str(Path(v).resolve()) if v else None for k, v in (("source", args.source), ("out", args.out))}
+    from flows.synthesize import overrides, synthesize
+
+    parameters = dict(source=absolute["source"], out=absolute["out"], engine=args.engine, rows=args.rows, seed=args.seed)
+    load_spec(args.spec, overrides=overrides(**parameters))  # fail fast, before any server starts
+    summary = synthesize(spec_path=str(Path(args.spec).resolve()), **parameters)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"published {summary['rows']} rows: {summary['data']}")
+        print(f"report: {summary['report']}")
+    return EXIT_PUBLISHED
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    args.spec = str(examples_dir() / "adult.yaml")
+    args.source = None
+    args.out = args.out or "out"
+    args.engine = args.rows = args.seed = None
+    return cmd_run(args)
+
+
+def cmd_validate_spec(args: argparse.Namespace) -> int:
+    from schemas import load_spec
+
+    for path in args.specs:
+        spec = load_spec(path)
+        print(f"{path}: ok (job {spec.name}, engine {spec.model.engine}, {len(spec.dataset.columns)} columns)")
+    return EXIT_PUBLISHED
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from schemas import json_schema
+
+    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_PUBLISHED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="synth", description="Gated synthetic data: spec -> Prefect flow -> Parquet.")
+    sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run one job spec through the synthesize flow")
+    run.add_argument("spec", help="job spec (YAML)")
+    run.add_argument("--source", help="read this file or dataset folder instead of the spec's source path")
+    run.add_argument("--out", help="output root (default: the spec's output.path)")
+    run.add_argument("--engine", help=f"engine to fit, one of {', '.join(ENGINE_NAMES)} (drops model.params)")
+    _common(run)
+    run.set_defaults(command=cmd_run)
+
+    demo = sub.add_parser("demo", help="run examples/adult.yaml on the bundled Adult census sample")
+    demo.add_argument("--out", help="output root (default: ./out)")
+    demo.add_argument("--json", action="store_true", help="print one JSON object")
+    demo.set_defaults(command=cmd_demo)
+
+    validate = sub.add_parser("validate-spec", help="check job specs without running them")
+    validate.add_argument("specs", nargs="+", metavar="SPEC")
+    validate.set_defaults(command=cmd_validate_spec)
+
+    schema = sub.add_parser("schema", help="print (or write) the job spec's JSON Schema")
+    schema.add_argument("--out", help="write to this file instead of printing")
+    schema.set_defaults(command=cmd_schema)
+    return parser
+
+
+def _common(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--rows", type=_non_negative, help="unconditioned rows to sample")
+    command.add_argument("--seed", type=int, help="sampling and fitting seed")
+    command.add_argument("--json", action="store_true", help="print one JSON object (status, paths, metrics)")
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The `synthesize` flow: one job run, one task per step. Tasks are thin wrappers over plain functions.
+
+Data never passes through Prefect's result store: every task that touches rows has persistence off
+and no cache policy, and flow parameters are references (paths, names, numbers), never data.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+
+from schemas import Contract, GateFailed, JobSpec, SynthError, load_spec
+from synth.io import build_contract, read_source, source_fingerprint, split_holdout
+from synth.io.publish import RunFolders, StagedParts, publish, read_parts, stage_parts
+from synth.io.readers import source_label
+from synth.runinfo import build_metrics, new_run_id, parquet_metadata
+from synth.sampling import iter_batches, plan_batches
+from synth.tabular import Engine, make_engine
+from validation import CheckResult, Verdict, fold
+from validation.expectations import run_batches
+from validation.report import render
+
+_DATA = {"persist_result": False, "cache_policy": NONE}  # tasks that hold rows
+
+
+def _retry_io(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry transient I/O failures, never bad input (a SynthError will fail the same way again)."""
+    try:
+        state.result()
+    except SynthError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(name="ingest", retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_io, **_DATA)
+def ingest(spec: JobSpec) -> tuple[pd.DataFrame, str]:
+    frame = read_source(spec.source)
+    return frame, source_fingerprint(spec.source, frame)
+
+
+@task(name="contract", **_DATA)
+def check_contract(frame: pd.DataFrame, spec: JobSpec, fingerprint: str) -> tuple[Contract, pd.DataFrame]:
+    return build_contract(frame, spec.dataset, label=source_label(spec.source), fingerprint=fingerprint)
+
+
+@task(name="split", **_DATA)
+def split(frame: pd.DataFrame, spec: JobSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return split_holdout(frame, share=spec.split.holdout, seed=spec.split.seed)
+
+
+@task(name="fit", **_DATA)
+def fit(train: pd.DataFrame, contract: Contract, spec: JobSpec) -> Engine:
+    engine = make_engine(spec.model.engine, spec.model.params)
+    get_run_logger().info("fitting %s on %d rows x %d modelled columns", engine.name, len(train), len(contract.modelled))
+    engine.fit(train[[c.name for c in contract.modelled]], contract, seed=spec.sample.seed)
+    return engine
+
+
+@task(name="sample", retries=1, retry_condition_fn=_retry_io, **_DATA)
+def sample(engine: Engine, contract: Contract, real: pd.DataFrame, spec: JobSpec, folders: RunFolders) -> StagedParts:
+    logger = get_run_logger()
+    batches = plan_batches(spec.sample, default_rows=contract.rows)
+    total = sum(b.rows for b in batches)
+    avoid = {c.name: set(real[c.name].dropna().astype(str)) for c in contract.columns if c.is_faked}
+
+    def progress() -> Any:
+        done = 0
+        for frame in iter_batches(engine, batches, contract, avoid=avoid):
+            done += len(frame)
+            logger.info("sampled %d/%d rows", done, total)
+            yield frame
+
+    return stage_parts(progress(), folders.staged_parts, contract, rows_per_file=spec.output.rows_per_file)
+
+
+@task(name="expectations", **_DATA)
+def check_expectations(staged: StagedParts, contract: Contract, spec: JobSpec) -> CheckResult:
+    return run_batches(read_parts(staged), contract, spec.checks.expectations, expected_rows=staged.rows)
+
+
+@task(name="gate", persist_result=False)
+def gate(results: list[CheckResult]) -> Verdict:
+    return fold(results)
+
+
+@task(name="publish", retries=1, retry_condition_fn=_retry_io, persist_result=False)
+def publish_run(folders: RunFolders, staged: StagedParts, verdict: Verdict, metrics: dict, spec: JobSpec) -> str:
+    documents = {"metrics.json": json.dumps(metrics, indent=2, default=str), "report.html": render(metrics)}
+    target = publish(
+        folders, staged, passed=verdict.passed, metadata=parquet_metadata(metrics, verdict.headline()),
+        documents=documents, compression=spec.output.compression,
+    )
+    return str(target)
+
+
+@flow(name="synthesize", persist_result=False, validate_parameters=True)
+def synthesize(
+    spec_path: str,
+    source: str | None = None,
+    out: str | None = None,
+    engine: str | None = None,
+    rows: int | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Run one job: ingest, contract, split, fit, sample, check, gate, publish (or quarantine)."""
+    spec = load_spec(spec_path, overrides=overrides(source=source, out=out, engine=engine, rows=rows, seed=seed))
+    folders = RunFolders.new(spec.output.path, spec.name, new_run_id())
+    frame, fingerprint = ingest(spec)
+    contract, typed = check_contract(frame, spec, fingerprint)
+    train, holdout = split(typed, spec)
+    try:
+        model = fit(train, contract, spec)
+        staged = sample(model, contract, typed, spec, folders)
+        verdict = gate([check_expectations(staged, contract, spec)])
+        metrics = build_metrics(
+            spec=spec, run_id=folders.run_id, contract=contract, engine_info=model.info(),
+            rows=staged.rows, train_rows=len(train), holdout_rows=len(holdout), verdict=verdict.to_dict(),
+        )
+        target = publish_run(folders, staged, verdict, metrics, spec)
+    finally:
+        folders.discard_staging()
+    summary = _summary(spec, folders, target, verdict, staged.rows)
+    create_markdown_artifact(key=f"synth-{spec.name.replace('_', '-')}", markdown=_markdown(summary, verdict),
+                             description=f"synth run {folders.run_id}")
+    if not verdict.passed:
+        raise GateFailed(f"gate failed, run quarantined at {target}: {'; '.join(verdict.reasons)}", summary)
+    return summary
+
+
+def overrides(**values: Any) -> dict[str, Any]:
+    """Command-line flags as dotted spec fields; an engine switch drops the old engine's params."""
+    fields = {"source": "source.path", "out": "output.path", "engine": "model.engine",
+              "rows": "sample.rows", "seed": "sample.seed"}
+    dotted = {fields[k]: v for k, v in values.items() if v is not None}
+    if "model.engine" in dotted:
+        dotted["model.params"] = {}
+    return dotted
+
+
+def _summary(spec: JobSpec, folders: RunFolders, target: str, verdict: Verdict, rows: int) -> dict[str, Any]:
+    return {
+        "status": "published" if verdict.passed else "quarantined",
+        "exit_code": 0 if verdict.passed else 1,
+        "job": spec.name,
+        "run_id": folders.run_id,
+        "output": target,
+        "data": f"{target}/data",
+        "report": f"{target}/report.html",
+        "latest": str(folders.latest) if verdict.passed else None,
+        "rows": rows,
+        "reasons": list(verdict.reasons),
+        "metrics": verdict.headline(),
+    }
+
+
+def _markdown(summary: dict[str, Any], verdict: Verdict) -> str:
+    lines = [f"# synth: {summary['job']} ({summary['status']})", "",
+             f"- run: `{summary['run_id']}`", f"- rows: {summary['rows']}",
+             f"- report: `{summary['report']}`", "", "| check | passed | metrics |", "|---|---|---|"]
+    lines += [f"| {r.name} | {r.passed} | {json.dumps(r.metrics)} |" for r in verdict.results]
+    lines += [f"- {reason}" for reason in verdict.reasons]
+    return "\n".join(lines)

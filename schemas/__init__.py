@@ -1,0 +1,22 @@
+"""Job specs and dataset contracts: pure data models, no heavy imports."""
+
+from schemas.contract import ColumnContract, Contract
+from schemas.errors import DataError, GateFailed, SpecError, SynthError
+from schemas.load import json_schema, load_spec, spec_from_dict
+from schemas.spec import ColumnSpec, ColumnType, JobSpec, Role
+
+__all__ = [
+    "ColumnContract",
+    "ColumnSpec",
+    "ColumnType",
+    "Contract",
+    "DataError",
+    "GateFailed",
+    "JobSpec",
+    "Role",
+    "SpecError",
+    "SynthError",
+    "json_schema",
+    "load_spec",
+    "spec_from_dict",
+]

@@ -1,0 +1,91 @@
+"""The Contract: the declared schema joined with what the real data shows.
+
+It is built once from the source (synth.io.contract) and read by every later step: the engines learn
+which columns to model, the writer derives the Arrow schema, the checks derive expectations. It holds
+category domains in memory for those checks; `summary()` is what may leave the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from schemas.spec import ColumnSpec, ColumnType, PiiKind, Role
+
+Physical = Literal["int64", "float64", "bool", "string", "timestamp"]
+
+
+@dataclass(frozen=True)
+class ColumnContract:
+    name: str
+    spec: ColumnSpec
+    physical: Physical
+    null_share: float
+    categories: tuple[Any, ...] | None = None  # real domain; in memory only, never reported
+    minimum: float | None = None
+    maximum: float | None = None
+    pii_kind: PiiKind | None = None  # declared or detected, for pii and free-text columns
+
+    @property
+    def type(self) -> ColumnType:
+        return self.spec.type
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return self.spec.roles
+
+    @property
+    def is_modelled(self) -> bool:
+        """Whether an engine sees this column; identifiers and free text never do."""
+        return not (
+            self.roles & {Role.pii, Role.key} or self.type in (ColumnType.id, ColumnType.text)
+        )
+
+    @property
+    def is_generated_key(self) -> bool:
+        return Role.key in self.roles or self.type is ColumnType.id
+
+    @property
+    def is_faked(self) -> bool:
+        return not self.is_modelled and not self.is_generated_key
+
+
+@dataclass(frozen=True)
+class Contract:
+    source: str  # a label for messages: file name or "sql query"
+    rows: int
+    columns: tuple[ColumnContract, ...]
+    fingerprint: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __getitem__(self, name: str) -> ColumnContract:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def modelled(self) -> list[ColumnContract]:
+        return [c for c in self.columns if c.is_modelled]
+
+    def with_role(self, role: Role) -> list[ColumnContract]:
+        return [c for c in self.columns if role in c.roles]
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Aggregates only: types, roles, null shares and domain sizes; no values."""
+        return [
+            {
+                "column": c.name,
+                "type": c.type.value,
+                "roles": sorted(r.value for r in c.roles),
+                "physical": c.physical,
+                "null_share": round(c.null_share, 4),
+                "categories": None if c.categories is None else len(c.categories),
+                "modelled": c.is_modelled,
+            }
+            for c in self.columns
+        ]

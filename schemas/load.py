@@ -1,0 +1,94 @@
+"""Read a job spec from YAML, apply command-line overrides, and turn every problem into one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from schemas.errors import SpecError
+from schemas.spec import JobSpec
+
+__all__ = ["json_schema", "load_spec", "spec_from_dict"]
+
+
+def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> JobSpec:
+    """Load and validate the spec at `path`; relative paths inside it are relative to its folder.
+
+    `overrides` maps dotted field names (`model.engine`, `sample.rows`) to values, as the CLI passes.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: spec file does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read spec ({type(exc).__name__})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: a spec must be a YAML mapping")
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(raw, dotted, value)
+    return spec_from_dict(raw, label=str(path), base_dir=path.parent)
+
+
+def spec_from_dict(raw: dict[str, Any], *, label: str, base_dir: Path) -> JobSpec:
+    """Validate a spec mapping; `label` names it in errors, `base_dir` anchors relative paths."""
+    try:
+        spec = JobSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(f"{label}: {_one_line(exc)}") from None
+    return _anchor_paths(spec, base_dir)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a job spec, for editors and `schemas/jobspec.schema.json`."""
+    schema = JobSpec.model_json_schema(by_alias=True)
+    schema["$id"] = "https://github.com/synth/synth/schemas/jobspec.schema.json"
+    schema["title"] = "synth job spec"
+    return schema
+
+
+def _one_line(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "spec"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif first["type"] == "literal_error" and where.endswith("engine"):
+        from schemas.spec import ENGINES
+
+        message = f"unknown engine; choose one of {', '.join(ENGINES)}"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {message}{more}"
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[leaf] = value
+
+
+def _anchor_paths(spec: JobSpec, base_dir: Path) -> JobSpec:
+    updates: dict[str, Any] = {}
+    source_path = getattr(spec.source, "path", None)
+    if source_path is not None and not source_path.is_absolute():
+        updates["source"] = spec.source.model_copy(update={"path": base_dir / source_path})
+    if not spec.output.path.is_absolute():
+        updates["output"] = spec.output.model_copy(update={"path": base_dir / spec.output.path})
+    return spec.model_copy(update=updates) if updates else spec

@@ -1,0 +1,211 @@
+"""The job spec: the only way configuration enters synth. YAML in, validated pydantic models out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+
+ENGINES = ("gaussian_copula", "ctgan", "tvae", "copulagan", "independent", "bootstrap")
+EngineName = Literal["gaussian_copula", "ctgan", "tvae", "copulagan", "independent", "bootstrap"]
+Scalar = str | int | float | bool
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ColumnType(StrEnum):
+    numerical = "numerical"
+    categorical = "categorical"
+    boolean = "boolean"
+    datetime = "datetime"
+    id = "id"
+    text = "text"
+
+
+class Role(StrEnum):
+    pii = "pii"
+    quasi_identifier = "quasi_identifier"
+    sensitive = "sensitive"
+    target = "target"
+    key = "key"
+
+
+class PiiKind(StrEnum):
+    name = "name"
+    first_name = "first_name"
+    last_name = "last_name"
+    email = "email"
+    phone = "phone"
+    ssn = "ssn"
+    address = "address"
+    city = "city"
+    postcode = "postcode"
+    iban = "iban"
+    credit_card = "credit_card"
+    ip = "ip"
+    username = "username"
+    text = "text"
+
+
+class ColumnConstraints(_Strict):
+    """Per-column constraints the real data must meet and the synthetic data is checked against."""
+
+    min: float | None = None
+    max: float | None = None
+    values: list[Scalar] | None = Field(default=None, description="Allowed values (categorical).")
+    unique: bool = False
+    nullable: bool = True
+
+
+class ColumnSpec(_Strict):
+    type: ColumnType
+    role: Role | list[Role] | None = None
+    pii_kind: PiiKind | None = Field(
+        default=None, description="What fakes replace a pii column; detected when omitted."
+    )
+    datetime_format: str | None = Field(default=None, description="strftime format to parse.")
+    constraints: ColumnConstraints = ColumnConstraints()
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        if self.role is None:
+            return frozenset()
+        return frozenset([self.role] if isinstance(self.role, Role) else self.role)
+
+    @model_validator(mode="after")
+    def _pii_kind_needs_pii_role(self) -> ColumnSpec:
+        if self.pii_kind is not None and Role.pii not in self.roles:
+            raise ValueError("pii_kind is only allowed on a column with role pii")
+        return self
+
+
+class DatasetSchema(_Strict):
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+    undeclared: Literal["error", "drop"] = Field(
+        default="error", description="What to do with source columns the schema does not declare."
+    )
+
+
+class CsvSource(_Strict):
+    kind: Literal["csv"] = "csv"
+    path: Path
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    na_values: list[str] = Field(default_factory=list)
+
+
+class ParquetSource(_Strict):
+    kind: Literal["parquet"] = "parquet"
+    path: Path = Field(description="A Parquet file or a dataset directory.")
+
+
+class SqlSource(_Strict):
+    kind: Literal["sql"] = "sql"
+    url: str | None = Field(default=None, description="SQLAlchemy URL (prefer url_env for secrets).")
+    url_env: str | None = Field(default=None, description="Environment variable holding the URL.")
+    query: str
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SqlSource:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url or url_env")
+        return self
+
+
+SourceSpec = Annotated[CsvSource | ParquetSource | SqlSource, Field(discriminator="kind")]
+
+
+class SplitSpec(_Strict):
+    holdout: float = Field(default=0.2, gt=0.0, lt=1.0, description="Share kept out of training.")
+    seed: int = 0
+
+
+class ModelSpec(_Strict):
+    engine: EngineName = "gaussian_copula"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Condition(_Strict):
+    values: dict[str, Scalar] = Field(min_length=1)
+    rows: PositiveInt
+
+
+class SampleSpec(_Strict):
+    rows: int | None = Field(
+        default=None,
+        ge=0,
+        description="Unconditioned rows; default: as many as the source has (0 with conditions).",
+    )
+    seed: int = 0
+    conditions: list[Condition] = Field(default_factory=list)
+    batch_size: PositiveInt = Field(default=50_000, description="Rows sampled and written at once.")
+
+
+class ExpectationChecks(_Strict):
+    enabled: bool = True
+    max_unexpected_share: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Share of rows one expectation may fail."
+    )
+    null_share_tolerance: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="Allowed excess of nulls over the real share."
+    )
+
+
+class ChecksSpec(_Strict):
+    expectations: ExpectationChecks = ExpectationChecks()
+    min_group_count: int = Field(
+        default=10, ge=1, description="k: categories rarer than this in real data are never reported."
+    )
+
+
+class OutputSpec(_Strict):
+    path: Path = Path("out")
+    rows_per_file: PositiveInt = 1_000_000
+    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+
+
+class JobSpec(_Strict):
+    """A synthesis job: where the data is, what it means, how to model, sample, check and publish."""
+
+    config_version: Literal[1] = 1
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    source: SourceSpec
+    dataset: DatasetSchema = Field(alias="schema")
+    split: SplitSpec = SplitSpec()
+    model: ModelSpec = ModelSpec()
+    sample: SampleSpec = SampleSpec()
+    checks: ChecksSpec = ChecksSpec()
+    output: OutputSpec = OutputSpec()
+
+    @field_validator("dataset")
+    @classmethod
+    def _one_key_at_most_per_column(cls, dataset: DatasetSchema) -> DatasetSchema:
+        for name, column in dataset.columns.items():
+            if Role.key in column.roles and column.type in (ColumnType.text, ColumnType.boolean):
+                raise ValueError(f"column {name!r}: a key must be numerical, id or categorical")
+        return dataset
+
+    @model_validator(mode="after")
+    def _conditions_name_model_columns(self) -> JobSpec:
+        for i, condition in enumerate(self.sample.conditions):
+            for column in condition.values:
+                spec = self.dataset.columns.get(column)
+                if spec is None:
+                    raise ValueError(f"sample.conditions[{i}]: column {column!r} is not declared")
+                if spec.roles & {Role.pii, Role.key} or spec.type in (ColumnType.id, ColumnType.text):
+                    raise ValueError(
+                        f"sample.conditions[{i}]: column {column!r} is not modelled, so it "
+                        "cannot be conditioned on"
+                    )
+        return self
+
+    def fingerprint(self) -> str:
+        """A stable hash of the spec's meaning (not its formatting)."""
+        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()

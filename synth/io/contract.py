@@ -1,0 +1,138 @@
+"""The contract check: declared schema vs. what the data shows. Errors count bad values, never show them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from schemas.contract import ColumnContract, Contract
+from schemas.errors import DataError
+from schemas.spec import ColumnSpec, ColumnType, DatasetSchema, Role
+from synth.pii import detect_kind
+
+__all__ = ["build_contract", "coerce_column"]
+
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+
+
+def build_contract(
+    frame: pd.DataFrame, schema: DatasetSchema, *, label: str, fingerprint: str = ""
+) -> tuple[Contract, pd.DataFrame]:
+    """Check `frame` against `schema`; return the Contract and the frame typed as declared."""
+    declared = list(schema.columns)
+    missing = [c for c in declared if c not in frame.columns]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise DataError(f"{label}: declared column {missing[0]!r} is missing from the data{more}")
+    extra = [c for c in frame.columns if c not in schema.columns]
+    if extra and schema.undeclared == "error":
+        raise DataError(
+            f"{label}: column {extra[0]!r} is not declared in schema.columns "
+            "(declare it, or set schema.undeclared: drop)"
+        )
+    if frame.empty:
+        raise DataError(f"{label}: the data has no rows")
+    typed = pd.DataFrame(
+        {name: coerce_column(frame[name], spec, name=name, label=label) for name, spec in schema.columns.items()}
+    )
+    columns = tuple(_column_contract(typed[name], name, spec, label) for name, spec in schema.columns.items())
+    notes = (f"dropped {len(extra)} undeclared column(s)",) if extra else ()
+    contract = Contract(source=label, rows=len(typed), columns=columns, fingerprint=fingerprint, notes=notes)
+    return contract, typed
+
+
+def coerce_column(values: pd.Series, spec: ColumnSpec, *, name: str, label: str) -> pd.Series:
+    """Type one column as declared; raise a DataError counting the values that do not parse."""
+    present = values.notna()
+    if spec.type is ColumnType.numerical:
+        typed = pd.to_numeric(values, errors="coerce")
+        _count_bad(present & typed.isna(), name, label, "cannot be read as numbers")
+        typed = typed.astype("float64")
+        finite = typed.dropna()
+        if len(finite) and np.array_equal(finite, np.round(finite)) and finite.abs().max() < 2**53:
+            return typed.astype("Int64")
+        return typed
+    if spec.type is ColumnType.boolean:
+        if values.dtype == bool:
+            return values.astype("boolean")
+        text = values.astype("string").str.strip().str.lower()
+        typed = pd.Series(pd.NA, index=values.index, dtype="boolean")
+        typed[text.isin(_TRUE).fillna(False).astype(bool)] = True
+        typed[text.isin(_FALSE).fillna(False).astype(bool)] = False
+        _count_bad(present & typed.isna(), name, label, "are not booleans")
+        return typed
+    if spec.type is ColumnType.datetime:
+        typed = pd.to_datetime(values, errors="coerce", format=spec.datetime_format or "mixed")
+        if getattr(typed.dt, "tz", None) is not None:
+            typed = typed.dt.tz_convert("UTC").dt.tz_localize(None)
+        _count_bad(present & typed.isna(), name, label, "cannot be read as dates")
+        return typed.astype("datetime64[us]")
+    if spec.type is ColumnType.id or (Role.key in spec.roles and spec.type is ColumnType.numerical):
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().sum() == present.sum() and np.array_equal(numbers.dropna(), np.round(numbers.dropna())):
+            return numbers.astype("Int64")
+    return values.astype("string").str.strip() if values.dtype == object else values.astype("string")
+
+
+def _count_bad(mask: pd.Series, name: str, label: str, what: str) -> None:
+    bad = int(mask.sum())
+    if bad:
+        raise DataError(f"{label}: column {name!r}: {bad} of {len(mask)} values {what}")
+
+
+def _physical(values: pd.Series) -> str:
+    kind = str(values.dtype)
+    if kind == "Int64":
+        return "int64"
+    if kind == "float64":
+        return "float64"
+    if kind == "boolean":
+        return "bool"
+    if kind.startswith("datetime64"):
+        return "timestamp"
+    return "string"
+
+
+def _column_contract(values: pd.Series, name: str, spec: ColumnSpec, label: str) -> ColumnContract:
+    nulls = int(values.isna().sum())
+    c = spec.constraints
+    if nulls and (not c.nullable or Role.key in spec.roles):
+        raise DataError(f"{label}: column {name!r}: {nulls} missing values, but it may not be null")
+    if Role.key in spec.roles or c.unique:
+        dupes = int(values.dropna().duplicated().sum())
+        if dupes:
+            raise DataError(f"{label}: column {name!r}: {dupes} duplicate values in a unique key")
+    minimum = maximum = None
+    if spec.type is ColumnType.numerical and values.notna().any():
+        minimum, maximum = float(values.min()), float(values.max())
+        below = int((values < c.min).sum()) if c.min is not None else 0
+        above = int((values > c.max).sum()) if c.max is not None else 0
+        if below or above:
+            raise DataError(
+                f"{label}: column {name!r}: {below + above} values outside the declared range"
+            )
+    categories = None
+    if spec.type in (ColumnType.categorical, ColumnType.boolean):
+        categories = tuple(sorted(values.dropna().unique().tolist(), key=str))
+        if c.values is not None:
+            allowed = {str(v) for v in c.values}
+            outside = int((~values.dropna().astype(str).isin(allowed)).sum())
+            if outside:
+                raise DataError(
+                    f"{label}: column {name!r}: {outside} values outside the declared value set"
+                )
+            categories = tuple(c.values)
+    pii_kind = None
+    if Role.pii in spec.roles or spec.type is ColumnType.text:
+        pii_kind = spec.pii_kind or detect_kind(name, values)
+    return ColumnContract(
+        name=name,
+        spec=spec,
+        physical=_physical(values),
+        null_share=nulls / max(len(values), 1),
+        categories=categories,
+        minimum=minimum,
+        maximum=maximum,
+        pii_kind=pii_kind,
+    )

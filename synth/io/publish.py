@@ -1,0 +1,201 @@
+"""Parquet writing and atomic publishing.
+
+A run writes into `OUT/<job>/.staging/<run_id>/`; only a complete, fsynced folder is renamed to
+`OUT/<job>/<run_id>/` (or `OUT/<job>/quarantine/<run_id>/` when a gate failed), and the `latest` link
+moves last. A crash at any point leaves the previous good output and `latest` untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas.contract import Contract
+
+__all__ = ["RunFolders", "StagedParts", "arrow_schema", "publish", "seal_parts", "stage_parts"]
+
+_ARROW = {
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "string": pa.string(),
+    "timestamp": pa.timestamp("us"),
+}
+METADATA_KEY = b"synth"
+
+
+def arrow_schema(contract: Contract) -> pa.Schema:
+    return pa.schema([pa.field(c.name, _ARROW[c.physical], nullable=True) for c in contract.columns])
+
+
+@dataclass(frozen=True)
+class RunFolders:
+    """Every path one run reads or writes under the output root."""
+
+    out: Path
+    job: str
+    run_id: str
+    preexisting: frozenset[Path] = frozenset()  # folders that existed before the run: never removed
+
+    @classmethod
+    def new(cls, out: Path, job: str, run_id: str) -> RunFolders:
+        existing = frozenset(p for p in (out, out / job, out / job / ".staging") if p.exists())
+        return cls(out, job, run_id, existing)
+
+    @property
+    def job_dir(self) -> Path:
+        return self.out / self.job
+
+    @property
+    def staging(self) -> Path:
+        return self.job_dir / ".staging" / self.run_id
+
+    @property
+    def staged_parts(self) -> Path:
+        return self.staging / "staged"
+
+    @property
+    def final(self) -> Path:
+        return self.job_dir / self.run_id
+
+    @property
+    def quarantine(self) -> Path:
+        return self.job_dir / "quarantine" / self.run_id
+
+    @property
+    def latest(self) -> Path:
+        return self.job_dir / "latest"
+
+    def discard_staging(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+        for folder in (self.staging.parent, self.job_dir, self.out):
+            if folder in self.preexisting:
+                break
+            try:
+                folder.rmdir()  # only folders this run created and left empty
+            except OSError:
+                break
+
+
+@dataclass(frozen=True)
+class StagedParts:
+    files: tuple[Path, ...]
+    rows: int
+
+
+def stage_parts(
+    batches: Iterable[pd.DataFrame], folder: Path, contract: Contract, *, rows_per_file: int
+) -> StagedParts:
+    """Write batches as Parquet part files of at most `rows_per_file` rows; one batch in memory."""
+    folder.mkdir(parents=True, exist_ok=True)
+    schema = arrow_schema(contract)
+    files: list[Path] = []
+    writer: pq.ParquetWriter | None = None
+    in_file = total = 0
+    try:
+        for frame in batches:
+            table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+            offset = 0
+            while offset < table.num_rows:
+                if writer is None or in_file >= rows_per_file:
+                    if writer is not None:
+                        writer.close()
+                    files.append(folder / f"part-{len(files):05d}.parquet")
+                    writer = pq.ParquetWriter(files[-1], schema, compression="none")
+                    in_file = 0
+                take = min(rows_per_file - in_file, table.num_rows - offset)
+                writer.write_table(table.slice(offset, take))
+                offset += take
+                in_file += take
+                total += take
+    finally:
+        if writer is not None:
+            writer.close()
+    return StagedParts(tuple(files), total)
+
+
+def read_parts(staged: StagedParts) -> Iterable[pd.DataFrame]:
+    """Staged data back, one row group at a time (memory bounded by the batch size)."""
+    for file in staged.files:
+        parquet = pq.ParquetFile(file)
+        for group in range(parquet.num_row_groups):
+            yield parquet.read_row_group(group).to_pandas()
+
+
+def seal_parts(staged: StagedParts, folder: Path, *, metadata: dict[str, Any], compression: str) -> list[Path]:
+    """Rewrite staged parts into `folder` with the final `synth` metadata (verdict included)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sealed = []
+    for file in staged.files:
+        parquet = pq.ParquetFile(file)
+        schema = parquet.schema_arrow.with_metadata({METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str).encode()})
+        target = folder / file.name
+        with pq.ParquetWriter(target, schema, compression=None if compression == "none" else compression) as writer:
+            for group in range(parquet.num_row_groups):
+                writer.write_table(parquet.read_row_group(group).replace_schema_metadata(schema.metadata))
+        _fsync_file(target)
+        sealed.append(target)
+    return sealed
+
+
+def publish(
+    folders: RunFolders,
+    staged: StagedParts,
+    *,
+    passed: bool,
+    metadata: dict[str, Any],
+    documents: dict[str, str],
+    compression: str,
+) -> Path:
+    """Seal data and documents (report.html, metrics.json) and move the run into place atomically."""
+    assembled = folders.staging / "run"
+    seal_parts(staged, assembled / "data", metadata=metadata, compression=compression)
+    for name, text in documents.items():
+        _write_text_synced(assembled / name, text)
+    _fsync_dir(assembled / "data")
+    _fsync_dir(assembled)
+    target = folders.final if passed else folders.quarantine
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(assembled, target)
+    _fsync_dir(target.parent)
+    if passed:
+        _point_latest(folders)
+    shutil.rmtree(folders.staging, ignore_errors=True)
+    return target
+
+
+def _point_latest(folders: RunFolders) -> None:
+    temporary = folders.job_dir / f".latest-{folders.run_id}"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(folders.run_id, target_is_directory=True)
+    os.replace(temporary, folders.latest)  # atomic: readers see the old or the new run, never none
+    _fsync_dir(folders.job_dir)
+
+
+def _write_text_synced(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

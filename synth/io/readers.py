@@ -1,0 +1,143 @@
+"""Read a source into a pandas DataFrame of strings/raw values; the contract check types it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from schemas.errors import DataError
+from schemas.spec import CsvSource, ParquetSource, SourceSpec, SqlSource
+
+__all__ = ["read_source", "source_fingerprint", "source_label"]
+
+
+def source_label(source: SourceSpec) -> str:
+    """How errors and reports name a source: its file name, or 'sql query'."""
+    return str(source.path) if isinstance(source, CsvSource | ParquetSource) else "sql query"
+
+
+def read_source(source: SourceSpec) -> pd.DataFrame:
+    """Load the whole source. CSV cells stay strings so the contract check can count bad values."""
+    if isinstance(source, CsvSource):
+        return _read_csv(source)
+    if isinstance(source, ParquetSource):
+        return _read_parquet(source)
+    return _read_sql(source)
+
+
+def source_fingerprint(source: SourceSpec, frame: pd.DataFrame | None = None) -> str:
+    """Content hash of the source: file bytes for files, the loaded rows for a SQL query."""
+    digest = hashlib.sha256()
+    if isinstance(source, CsvSource | ParquetSource):
+        files = sorted(p for p in source.path.rglob("*") if p.is_file()) if source.path.is_dir() else [source.path]
+        for file in files:
+            digest.update(str(file.relative_to(source.path) if source.path.is_dir() else "").encode())
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        return digest.hexdigest()
+    if frame is None:
+        raise ValueError("a SQL source is fingerprinted from its rows")
+    digest.update("\x1f".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _require_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise DataError(f"{path}: {what} does not exist")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{path}: {what} is not readable")
+
+
+def _read_csv(source: CsvSource) -> pd.DataFrame:
+    _require_file(source.path, "source file")
+    if source.path.is_dir():
+        raise DataError(f"{source.path}: a CSV source must be a file, not a folder")
+    try:
+        frame = pd.read_csv(
+            source.path,
+            sep=source.delimiter,
+            encoding=source.encoding,
+            dtype=str,
+            na_values=source.na_values or None,
+            keep_default_na=True,
+            skipinitialspace=True,
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{source.path}: the file is empty (no header, no rows)") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{source.path}: malformed CSV: {_parser_detail(exc)}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{source.path}: not valid {source.encoding} text") from None
+    _check_header(frame, source.path)
+    return frame
+
+
+def _parser_detail(exc: Exception) -> str:
+    # pandas says e.g. "Error tokenizing data. C error: Expected 15 fields in line 3, saw 16":
+    # positions and counts only, never cell contents.
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return text.split("C error: ")[-1]
+
+
+def _check_header(frame: pd.DataFrame, label: object) -> None:
+    unnamed = [str(c) for c in frame.columns if str(c).startswith("Unnamed: ")]
+    if unnamed:
+        raise DataError(f"{label}: header has {len(unnamed)} empty column name(s)")
+    dupes = frame.columns[frame.columns.duplicated()].tolist()
+    if dupes:
+        raise DataError(f"{label}: column {dupes[0]!r} appears more than once in the header")
+
+
+def _read_parquet(source: ParquetSource) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _require_file(source.path, "source file or dataset folder")
+    try:
+        table = pq.read_table(source.path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        reason = "not a Parquet file or dataset" if isinstance(exc, pa.ArrowInvalid) else "unreadable"
+        raise DataError(f"{source.path}: {reason} ({type(exc).__name__})") from None
+    return table.to_pandas()
+
+
+def _read_sql(source: SqlSource) -> pd.DataFrame:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    if source.url_env is not None:
+        url_text = os.environ.get(source.url_env)
+        if not url_text:
+            raise DataError(f"source.url_env: environment variable {source.url_env} is not set")
+    else:
+        url_text = source.url or ""
+    try:
+        url = make_url(url_text)
+    except sa.exc.ArgumentError:
+        raise DataError("source.url: not a valid SQLAlchemy URL") from None
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        # SQLite would silently create a missing file: refuse instead, and open read-only.
+        _require_file(Path(url.database), "SQLite database")
+        url = url.set(database=f"file:{url.database}?mode=ro", query={"uri": "true"})
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise DataError(f"source.url: cannot use {shown} ({type(exc).__name__})") from None
+    try:
+        with engine.connect() as connection:
+            frame = pd.read_sql_query(sa.text(source.query), connection)
+    except sa.exc.DBAPIError as exc:
+        kind = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+        raise DataError(f"source.query: failed on {shown} ({kind})") from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise DataError(f"source.url: cannot query {shown} ({type(exc).__name__})") from None
+    finally:
+        engine.dispose()
+    _check_header(frame, "sql query")
+    return frame

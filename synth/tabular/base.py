@@ -1,0 +1,96 @@
+"""The Engine protocol every tabular generator implements, and the registry that names them."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import pandas as pd
+
+from schemas.contract import Contract
+from schemas.errors import SpecError, SynthError
+
+__all__ = ["ENGINES", "Engine", "file_sha256", "make_engine", "read_manifest", "write_manifest"]
+
+# name -> "module:Class"; imported on use so `synth --help` stays fast.
+ENGINES: dict[str, str] = {
+    "gaussian_copula": "synth.tabular.sdv_engines:GaussianCopulaEngine",
+    "ctgan": "synth.tabular.sdv_engines:CTGANEngine",
+    "tvae": "synth.tabular.sdv_engines:TVAEEngine",
+    "copulagan": "synth.tabular.sdv_engines:CopulaGANEngine",
+    "independent": "synth.tabular.baselines:IndependentEngine",
+    "bootstrap": "synth.tabular.baselines:BootstrapEngine",
+}
+MANIFEST = "manifest.json"
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Learns the modelled columns of a training table and samples new rows like them."""
+
+    name: ClassVar[str]
+
+    def fit(self, train: pd.DataFrame, contract: Contract, *, seed: int) -> None:
+        """Learn from `train`, which holds exactly the contract's modelled columns."""
+
+    def sample(
+        self, rows: int, *, seed: int, conditions: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """`rows` new rows; every row matches `conditions` exactly when given."""
+
+    def save(self, directory: Path) -> None:
+        """Write the fitted model into `directory` (which exists and is empty), with a manifest."""
+
+    @classmethod
+    def load(cls, directory: Path) -> Engine:
+        """Read a model that `save` wrote, after checking its manifest's hashes."""
+
+    def info(self) -> dict[str, Any]:
+        """Name, parameters and fit statistics: aggregates only."""
+
+
+def make_engine(name: str, params: Mapping[str, Any] | None = None) -> Engine:
+    """Build the engine registered as `name`; unknown names and parameters are SpecErrors."""
+    try:
+        target = ENGINES[name]
+    except KeyError:
+        raise SpecError(f"model.engine: unknown engine {name!r}; choose one of {', '.join(ENGINES)}") from None
+    module, cls_name = target.split(":")
+    cls = getattr(importlib.import_module(module), cls_name)
+    return cls(**dict(params or {}))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(directory: Path, *, engine: str, info: Mapping[str, Any]) -> None:
+    """Record every file's hash beside the model, so `read_manifest` can refuse a tampered one."""
+    files = {p.name: file_sha256(p) for p in sorted(directory.iterdir()) if p.name != MANIFEST}
+    manifest = {"engine": engine, "files": files, "info": dict(info)}
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+
+
+def read_manifest(directory: Path, *, engine: str) -> dict[str, Any]:
+    """The manifest, once every listed file matches its recorded hash and no file is unlisted."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        raise SynthError(f"{directory}: no readable model manifest") from None
+    if manifest.get("engine") != engine:
+        raise SynthError(f"{directory}: model was saved by engine {manifest.get('engine')!r}")
+    present = {p.name for p in directory.iterdir() if p.name != MANIFEST}
+    if present != set(manifest["files"]):
+        raise SynthError(f"{directory}: model files differ from the manifest")
+    for name, digest in manifest["files"].items():
+        if file_sha256(directory / name) != digest:
+            raise SynthError(f"{directory / name}: hash mismatch; refusing to load the model")
+    return manifest

@@ -1,0 +1,158 @@
+"""SDV's single-table synthesizers behind the Engine protocol.
+
+SDV 2.x takes and returns `{table_name: DataFrame}` dicts and saves models with cloudpickle; pickles are
+loaded only after `read_manifest` has matched their hash against the one recorded when they were written.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from schemas.contract import ColumnContract, Contract
+from schemas.errors import SpecError
+from schemas.spec import ColumnType
+from synth.tabular.base import read_manifest, write_manifest
+
+__all__ = ["CTGANEngine", "CopulaGANEngine", "GaussianCopulaEngine", "TVAEEngine"]
+
+TABLE = "table"
+MODEL_FILE = "model.pkl"
+
+
+def sdv_metadata(contract: Contract) -> Any:
+    """SDV Metadata for the contract's modelled columns."""
+    from sdv.metadata import Metadata
+
+    return Metadata.load_from_dict(
+        {"tables": {TABLE: {"columns": {c.name: _sdtype(c) for c in contract.modelled}}}}
+    )
+
+
+def _sdtype(column: ColumnContract) -> dict[str, str]:
+    if column.type is ColumnType.numerical:
+        return {"sdtype": "numerical", "decimal_places": 0} if column.physical == "int64" else {"sdtype": "numerical"}
+    if column.type is ColumnType.datetime:
+        return {"sdtype": "datetime", "datetime_format": "%Y-%m-%d %H:%M:%S"}
+    return {"sdtype": column.type.value}  # categorical, boolean
+
+
+def to_plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """pandas extension dtypes -> numpy/object dtypes, which SDV's transformers expect."""
+    out = {}
+    for name, values in frame.items():
+        kind = str(values.dtype)
+        if kind in ("Int64", "Float64"):
+            out[name] = values.astype("float64")
+        elif kind in ("string", "boolean"):
+            out[name] = values.astype(object).where(values.notna(), np.nan)
+        else:
+            out[name] = values
+    return pd.DataFrame(out, index=frame.index)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class _SDVEngine:
+    name: ClassVar[str]
+    _class_name: ClassVar[str]
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        self._model: Any = None
+        self._fit_seconds = 0.0
+        self._rows = 0
+
+    @classmethod
+    def _sdv_class(cls) -> type:
+        from sdv import single_table
+
+        return getattr(single_table, cls._class_name)
+
+    def fit(self, train: pd.DataFrame, contract: Contract, *, seed: int) -> None:
+        try:
+            self._model = self._sdv_class()(sdv_metadata(contract), **self.params)
+        except TypeError as exc:
+            raise SpecError(f"model.params: not accepted by engine {self.name} ({exc})") from None
+        seed_everything(seed)
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._model.fit({TABLE: to_plain(train)})
+        self._fit_seconds = time.perf_counter() - started
+        self._rows = len(train)
+
+    def sample(
+        self, rows: int, *, seed: int, conditions: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
+        from sdv.sampling import Condition
+
+        seed_everything(seed)
+        self._model._set_random_state(seed)  # SDV otherwise resets to one fixed seed per call
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if conditions:
+                out = self._model.sample_from_conditions(
+                    [Condition(column_values=dict(conditions), num_rows=rows)],
+                    max_tries_per_batch=200,
+                )
+            else:
+                out = self._model.sample(rows)
+        frame = next(iter(out.values())) if isinstance(out, dict) else out
+        return frame.reset_index(drop=True)
+
+    def save(self, directory: Path) -> None:
+        self._model.save(str(directory / MODEL_FILE))
+        write_manifest(directory, engine=self.name, info=self.info())
+
+    @classmethod
+    def load(cls, directory: Path) -> _SDVEngine:
+        manifest = read_manifest(directory, engine=cls.name)  # hash-checked before unpickling
+        engine = cls(**manifest["info"].get("params", {}))
+        engine._model = cls._sdv_class().load(str(directory / MODEL_FILE))
+        engine._fit_seconds = manifest["info"].get("fit_seconds", 0.0)
+        engine._rows = manifest["info"].get("train_rows", 0)
+        return engine
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "engine": self.name,
+            "library": "sdv",
+            "synthesizer": self._class_name,
+            "params": self.params,
+            "fit_seconds": round(self._fit_seconds, 3),
+            "train_rows": self._rows,
+        }
+
+
+class GaussianCopulaEngine(_SDVEngine):
+    name = "gaussian_copula"
+    _class_name = "GaussianCopulaSynthesizer"
+
+
+class CTGANEngine(_SDVEngine):
+    name = "ctgan"
+    _class_name = "CTGANSynthesizer"
+
+
+class TVAEEngine(_SDVEngine):
+    name = "tvae"
+    _class_name = "TVAESynthesizer"
+
+
+class CopulaGANEngine(_SDVEngine):
+    name = "copulagan"
+    _class_name = "CopulaGANSynthesizer"

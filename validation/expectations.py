@@ -1,0 +1,148 @@
+"""Great Expectations (GX Core 1.x) suite built from the contract, run over synthetic batches.
+
+Expectations come from the declared schema and the real data's profile: column set, physical types,
+category domains, numeric ranges, null shares and key uniqueness. GX runs on each batch with a result
+format that returns no values; counts are summed across batches and judged against the spec's
+thresholds, so memory stays bounded by the batch size.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from schemas.contract import ColumnContract, Contract
+from schemas.spec import ColumnType, ExpectationChecks, Role
+from validation.result import CheckResult
+
+__all__ = ["ExpectationRun", "check"]
+
+NAME = "expectations"
+_RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
+_KEPT = ("element_count", "unexpected_count", "missing_count")  # everything else may hold values
+_TYPES = {
+    "int64": ["Int64", "int64"],
+    "float64": ["float64", "Float64"],
+    "bool": ["boolean", "bool"],
+    "string": ["string", "str", "object"],
+    "timestamp": ["datetime64[us]", "datetime64[ns]", "datetime64[ms]", "datetime64[s]"],
+}
+
+
+@dataclass
+class _Tally:
+    kind: str
+    column: str | None
+    allowed_share: float
+    unexpected: int = 0
+    elements: int = 0
+    failed_batches: int = 0
+
+
+def check(real: pd.DataFrame | None, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
+          contract: Contract, thresholds: ExpectationChecks) -> CheckResult:
+    """The check protocol's form: run the suite on one in-memory synthetic table."""
+    run = ExpectationRun(contract, thresholds, expected_rows=len(synthetic))
+    run.update(synthetic)
+    return run.result()
+
+
+class ExpectationRun:
+    """Accumulates expectation counts over batches; `result()` judges the totals."""
+
+    def __init__(self, contract: Contract, thresholds: ExpectationChecks, *, expected_rows: int) -> None:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.contract = contract
+        self.thresholds = thresholds
+        self.expected_rows = expected_rows
+        self.rows = 0
+        self._key_hashes: dict[str, set[int]] = {c.name: set() for c in contract.columns if Role.key in c.roles}
+        self._key_dupes = dict.fromkeys(self._key_hashes, 0)
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = context.data_sources.add_pandas("synth").add_dataframe_asset("synthetic")
+        self._batches = asset.add_batch_definition_whole_dataframe("batch")
+        self._suite = gx.ExpectationSuite(name=f"{contract.source}-contract")
+        self._tallies: list[_Tally] = []
+        self._add(gx.expectations.ExpectTableColumnsToMatchOrderedList(column_list=contract.names), "columns", None, 0.0)
+        for column in contract.columns:
+            self._add_column(gx.expectations, column)
+
+    def _add(self, expectation: Any, kind: str, column: str | None, allowed: float) -> None:
+        self._suite.add_expectation(expectation)
+        self._tallies.append(_Tally(kind, column, allowed))
+
+    def _add_column(self, E: Any, c: ColumnContract) -> None:
+        share = self.thresholds.max_unexpected_share
+        self._add(E.ExpectColumnValuesToBeInTypeList(column=c.name, type_list=_TYPES[c.physical]), "type", c.name, 0.0)
+        nullable = c.spec.constraints.nullable and Role.key not in c.roles
+        null_allowed = min(1.0, c.null_share + self.thresholds.null_share_tolerance) if nullable else 0.0
+        self._add(E.ExpectColumnValuesToNotBeNull(column=c.name), "nulls", c.name, null_allowed)
+        if c.is_modelled and c.categories is not None:
+            self._add(E.ExpectColumnValuesToBeInSet(column=c.name, value_set=list(c.categories)), "domain", c.name, share)
+        if c.is_modelled and c.type is ColumnType.numerical and c.minimum is not None:
+            low = c.spec.constraints.min if c.spec.constraints.min is not None else c.minimum
+            high = c.spec.constraints.max if c.spec.constraints.max is not None else c.maximum
+            self._add(E.ExpectColumnValuesToBeBetween(column=c.name, min_value=low, max_value=high), "range", c.name, share)
+        if Role.key in c.roles or c.spec.constraints.unique:
+            self._add(E.ExpectColumnValuesToBeUnique(column=c.name), "unique", c.name, 0.0)
+
+    def update(self, batch: pd.DataFrame) -> None:
+        """Run the suite on one batch and add its counts."""
+        result = self._batches.get_batch(batch_parameters={"dataframe": batch}).validate(
+            self._suite, result_format=_RESULT_FORMAT
+        )
+        for tally, outcome in zip(self._tallies, result.results, strict=True):
+            counts = {k: outcome.result.get(k) for k in _KEPT}
+            tally.elements += int(counts["element_count"] or len(batch))
+            tally.unexpected += int(counts["unexpected_count"] or 0)
+            if not outcome.success:
+                tally.failed_batches += 1
+        for name, seen in self._key_hashes.items():  # uniqueness across batches, not only within
+            hashes = pd.util.hash_pandas_object(batch[name], index=False).tolist()
+            self._key_dupes[name] += len(hashes) - len(set(hashes)) + len(seen.intersection(hashes))
+            seen.update(hashes)
+        self.rows += len(batch)
+
+    def result(self) -> CheckResult:
+        details, reasons = [], []
+        for t in self._tallies:
+            share = t.unexpected / t.elements if t.elements else 0.0
+            if t.kind in ("columns", "type"):
+                passed = t.failed_batches == 0
+            elif t.kind == "unique":
+                t.unexpected = max(t.unexpected, self._key_dupes.get(t.column or "", 0))
+                passed = t.unexpected == 0
+            else:
+                passed = share <= t.allowed_share + 1e-12
+            details.append({
+                "expectation": t.kind, "column": t.column, "unexpected_count": t.unexpected,
+                "element_count": t.elements, "unexpected_share": round(share, 6),
+                "allowed_share": round(t.allowed_share, 6), "passed": passed,
+            })
+            if not passed:
+                where = f"column {t.column!r}" if t.column else "table"
+                reasons.append(f"{t.kind} of {where}: {t.unexpected} of {t.elements} rows unexpected")
+        if self.rows != self.expected_rows:
+            reasons.append(f"row count: {self.rows} rows, {self.expected_rows} planned")
+        metrics = {
+            "evaluated": len(details),
+            "failed": sum(not d["passed"] for d in details),
+            "rows": self.rows,
+        }
+        return CheckResult(NAME, not reasons, metrics, tuple(reasons), tuple(details))
+
+
+def run_batches(batches: Iterable[pd.DataFrame], contract: Contract, thresholds: ExpectationChecks,
+                *, expected_rows: int) -> CheckResult:
+    run = ExpectationRun(contract, thresholds, expected_rows=expected_rows)
+    for batch in batches:
+        run.update(batch)
+    return run.result()
