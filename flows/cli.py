@@ -44,17 +44,22 @@ def _handle(exc: Exception, args: argparse.Namespace) -> int:
             _fail(str(exc), None)
         return EXIT_GATE
     if isinstance(exc, SynthError):
-        _fail(str(exc), getattr(args, "json", False) and {"status": "error", "exit_code": exc.exit_code})
+        _fail(
+            str(exc),
+            getattr(args, "json", False) and {"status": "error", "exit_code": exc.exit_code},
+        )
         return exc.exit_code
     if os.environ.get("SYNTH_DEBUG"):
         raise exc
     # Messages of foreign exceptions may quote data: name the type only.
-    _fail(f"internal error ({type(exc).__name__}); set SYNTH_DEBUG=1 for a traceback",
-          getattr(args, "json", False) and {"status": "error", "exit_code": EXIT_INTERNAL})
+    _fail(
+        f"internal error ({type(exc).__name__}); set SYNTH_DEBUG=1 for a traceback",
+        getattr(args, "json", False) and {"status": "error", "exit_code": EXIT_INTERNAL},
+    )
     return EXIT_INTERNAL
 
 
-def _fail(message: str, payload: dict[str, Any] | None | bool) -> None:
+def _fail(message: str, payload: dict[str, Any] | bool | None) -> None:
     line = " ".join(message.split())
     print(f"synth: error: {line}", file=sys.stderr)
     if payload:
@@ -68,10 +73,19 @@ def _print_json(payload: dict[str, Any]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from schemas import load_spec
 
-    absolute = {k: str(Path(v).resolve()) if v else None for k, v in (("source", args.source), ("out", args.out))}
+    absolute = {
+        k: str(Path(v).resolve()) if v else None
+        for k, v in (("source", args.source), ("out", args.out))
+    }
     from flows.synthesize import overrides, synthesize
 
-    parameters = dict(source=absolute["source"], out=absolute["out"], engine=args.engine, rows=args.rows, seed=args.seed)
+    parameters = dict(
+        source=absolute["source"],
+        out=absolute["out"],
+        engine=args.engine,
+        rows=args.rows,
+        seed=args.seed,
+    )
     load_spec(args.spec, overrides=overrides(**parameters))  # fail fast, before any server starts
     summary = synthesize(spec_path=str(Path(args.spec).resolve()), **parameters)
     if args.json:
@@ -95,7 +109,9 @@ def cmd_validate_spec(args: argparse.Namespace) -> int:
 
     for path in args.specs:
         spec = load_spec(path)
-        print(f"{path}: ok (job {spec.name}, engine {spec.model.engine}, {len(spec.dataset.columns)} columns)")
+        print(
+            f"{path}: ok (job {spec.name}, engine {spec.model.engine}, {len(spec.dataset.columns)} columns)"
+        )
     return EXIT_PUBLISHED
 
 
@@ -111,14 +127,20 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="synth", description="Gated synthetic data: spec -> Prefect flow -> Parquet.")
+    parser = argparse.ArgumentParser(
+        prog="synth", description="Gated synthetic data: spec -> Prefect flow -> Parquet."
+    )
     sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one job spec through the synthesize flow")
     run.add_argument("spec", help="job spec (YAML)")
-    run.add_argument("--source", help="read this file or dataset folder instead of the spec's source path")
+    run.add_argument(
+        "--source", help="read this file or dataset folder instead of the spec's source path"
+    )
     run.add_argument("--out", help="output root (default: the spec's output.path)")
-    run.add_argument("--engine", help=f"engine to fit, one of {', '.join(ENGINE_NAMES)} (drops model.params)")
+    run.add_argument(
+        "--engine", help=f"engine to fit, one of {', '.join(ENGINE_NAMES)} (drops model.params)"
+    )
     _common(run)
     run.set_defaults(command=cmd_run)
 
@@ -140,7 +162,9 @@ def _parser() -> argparse.ArgumentParser:
 def _common(command: argparse.ArgumentParser) -> None:
     command.add_argument("--rows", type=_non_negative, help="unconditioned rows to sample")
     command.add_argument("--seed", type=int, help="sampling and fitting seed")
-    command.add_argument("--json", action="store_true", help="print one JSON object (status, paths, metrics)")
+    command.add_argument(
+        "--json", action="store_true", help="print one JSON object (status, paths, metrics)"
+    )
 
 
 def _non_negative(text: str) -> int:

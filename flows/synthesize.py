@@ -46,8 +46,12 @@ def ingest(spec: JobSpec) -> tuple[pd.DataFrame, str]:
 
 
 @task(name="contract", **_DATA)
-def check_contract(frame: pd.DataFrame, spec: JobSpec, fingerprint: str) -> tuple[Contract, pd.DataFrame]:
-    return build_contract(frame, spec.dataset, label=source_label(spec.source), fingerprint=fingerprint)
+def check_contract(
+    frame: pd.DataFrame, spec: JobSpec, fingerprint: str
+) -> tuple[Contract, pd.DataFrame]:
+    return build_contract(
+        frame, spec.dataset, label=source_label(spec.source), fingerprint=fingerprint
+    )
 
 
 @task(name="split", **_DATA)
@@ -58,13 +62,20 @@ def split(frame: pd.DataFrame, spec: JobSpec) -> tuple[pd.DataFrame, pd.DataFram
 @task(name="fit", **_DATA)
 def fit(train: pd.DataFrame, contract: Contract, spec: JobSpec) -> Engine:
     engine = make_engine(spec.model.engine, spec.model.params)
-    get_run_logger().info("fitting %s on %d rows x %d modelled columns", engine.name, len(train), len(contract.modelled))
+    get_run_logger().info(
+        "fitting %s on %d rows x %d modelled columns",
+        engine.name,
+        len(train),
+        len(contract.modelled),
+    )
     engine.fit(train[[c.name for c in contract.modelled]], contract, seed=spec.sample.seed)
     return engine
 
 
 @task(name="sample", retries=1, retry_condition_fn=_retry_io, **_DATA)
-def sample(engine: Engine, contract: Contract, real: pd.DataFrame, spec: JobSpec, folders: RunFolders) -> StagedParts:
+def sample(
+    engine: Engine, contract: Contract, real: pd.DataFrame, spec: JobSpec, folders: RunFolders
+) -> StagedParts:
     logger = get_run_logger()
     batches = plan_batches(spec.sample, default_rows=contract.rows)
     total = sum(b.rows for b in batches)
@@ -77,12 +88,16 @@ def sample(engine: Engine, contract: Contract, real: pd.DataFrame, spec: JobSpec
             logger.info("sampled %d/%d rows", done, total)
             yield frame
 
-    return stage_parts(progress(), folders.staged_parts, contract, rows_per_file=spec.output.rows_per_file)
+    return stage_parts(
+        progress(), folders.staged_parts, contract, rows_per_file=spec.output.rows_per_file
+    )
 
 
 @task(name="expectations", **_DATA)
 def check_expectations(staged: StagedParts, contract: Contract, spec: JobSpec) -> CheckResult:
-    return run_batches(read_parts(staged), contract, spec.checks.expectations, expected_rows=staged.rows)
+    return run_batches(
+        read_parts(staged), contract, spec.checks.expectations, expected_rows=staged.rows
+    )
 
 
 @task(name="gate", persist_result=False)
@@ -91,11 +106,20 @@ def gate(results: list[CheckResult]) -> Verdict:
 
 
 @task(name="publish", retries=1, retry_condition_fn=_retry_io, persist_result=False)
-def publish_run(folders: RunFolders, staged: StagedParts, verdict: Verdict, metrics: dict, spec: JobSpec) -> str:
-    documents = {"metrics.json": json.dumps(metrics, indent=2, default=str), "report.html": render(metrics)}
+def publish_run(
+    folders: RunFolders, staged: StagedParts, verdict: Verdict, metrics: dict, spec: JobSpec
+) -> str:
+    documents = {
+        "metrics.json": json.dumps(metrics, indent=2, default=str),
+        "report.html": render(metrics),
+    }
     target = publish(
-        folders, staged, passed=verdict.passed, metadata=parquet_metadata(metrics, verdict.headline()),
-        documents=documents, compression=spec.output.compression,
+        folders,
+        staged,
+        passed=verdict.passed,
+        metadata=parquet_metadata(metrics, verdict.headline()),
+        documents=documents,
+        compression=spec.output.compression,
     )
     return str(target)
 
@@ -110,7 +134,9 @@ def synthesize(
     seed: int | None = None,
 ) -> dict[str, Any]:
     """Run one job: ingest, contract, split, fit, sample, check, gate, publish (or quarantine)."""
-    spec = load_spec(spec_path, overrides=overrides(source=source, out=out, engine=engine, rows=rows, seed=seed))
+    spec = load_spec(
+        spec_path, overrides=overrides(source=source, out=out, engine=engine, rows=rows, seed=seed)
+    )
     folders = RunFolders.new(spec.output.path, spec.name, new_run_id())
     frame, fingerprint = ingest(spec)
     contract, typed = check_contract(frame, spec, fingerprint)
@@ -120,31 +146,49 @@ def synthesize(
         staged = sample(model, contract, typed, spec, folders)
         verdict = gate([check_expectations(staged, contract, spec)])
         metrics = build_metrics(
-            spec=spec, run_id=folders.run_id, contract=contract, engine_info=model.info(),
-            rows=staged.rows, train_rows=len(train), holdout_rows=len(holdout), verdict=verdict.to_dict(),
+            spec=spec,
+            run_id=folders.run_id,
+            contract=contract,
+            engine_info=model.info(),
+            rows=staged.rows,
+            train_rows=len(train),
+            holdout_rows=len(holdout),
+            verdict=verdict.to_dict(),
         )
         target = publish_run(folders, staged, verdict, metrics, spec)
     finally:
         folders.discard_staging()
     summary = _summary(spec, folders, target, verdict, staged.rows)
-    create_markdown_artifact(key=f"synth-{spec.name.replace('_', '-')}", markdown=_markdown(summary, verdict),
-                             description=f"synth run {folders.run_id}")
+    create_markdown_artifact(
+        key=f"synth-{spec.name.replace('_', '-')}",
+        markdown=_markdown(summary, verdict),
+        description=f"synth run {folders.run_id}",
+    )
     if not verdict.passed:
-        raise GateFailed(f"gate failed, run quarantined at {target}: {'; '.join(verdict.reasons)}", summary)
+        raise GateFailed(
+            f"gate failed, run quarantined at {target}: {'; '.join(verdict.reasons)}", summary
+        )
     return summary
 
 
 def overrides(**values: Any) -> dict[str, Any]:
     """Command-line flags as dotted spec fields; an engine switch drops the old engine's params."""
-    fields = {"source": "source.path", "out": "output.path", "engine": "model.engine",
-              "rows": "sample.rows", "seed": "sample.seed"}
+    fields = {
+        "source": "source.path",
+        "out": "output.path",
+        "engine": "model.engine",
+        "rows": "sample.rows",
+        "seed": "sample.seed",
+    }
     dotted = {fields[k]: v for k, v in values.items() if v is not None}
     if "model.engine" in dotted:
         dotted["model.params"] = {}
     return dotted
 
 
-def _summary(spec: JobSpec, folders: RunFolders, target: str, verdict: Verdict, rows: int) -> dict[str, Any]:
+def _summary(
+    spec: JobSpec, folders: RunFolders, target: str, verdict: Verdict, rows: int
+) -> dict[str, Any]:
     return {
         "status": "published" if verdict.passed else "quarantined",
         "exit_code": 0 if verdict.passed else 1,
@@ -161,9 +205,16 @@ def _summary(spec: JobSpec, folders: RunFolders, target: str, verdict: Verdict, 
 
 
 def _markdown(summary: dict[str, Any], verdict: Verdict) -> str:
-    lines = [f"# synth: {summary['job']} ({summary['status']})", "",
-             f"- run: `{summary['run_id']}`", f"- rows: {summary['rows']}",
-             f"- report: `{summary['report']}`", "", "| check | passed | metrics |", "|---|---|---|"]
+    lines = [
+        f"# synth: {summary['job']} ({summary['status']})",
+        "",
+        f"- run: `{summary['run_id']}`",
+        f"- rows: {summary['rows']}",
+        f"- report: `{summary['report']}`",
+        "",
+        "| check | passed | metrics |",
+        "|---|---|---|",
+    ]
     lines += [f"| {r.name} | {r.passed} | {json.dumps(r.metrics)} |" for r in verdict.results]
     lines += [f"- {reason}" for reason in verdict.reasons]
     return "\n".join(lines)

@@ -107,7 +107,9 @@ class ParquetSource(_Strict):
 
 class SqlSource(_Strict):
     kind: Literal["sql"] = "sql"
-    url: str | None = Field(default=None, description="SQLAlchemy URL (prefer url_env for secrets).")
+    url: str | None = Field(
+        default=None, description="SQLAlchemy URL (prefer url_env for secrets)."
+    )
     url_env: str | None = Field(default=None, description="Environment variable holding the URL.")
     query: str
 
@@ -160,7 +162,9 @@ class ExpectationChecks(_Strict):
 class ChecksSpec(_Strict):
     expectations: ExpectationChecks = ExpectationChecks()
     min_group_count: int = Field(
-        default=10, ge=1, description="k: categories rarer than this in real data are never reported."
+        default=10,
+        ge=1,
+        description="k: categories rarer than this in real data are never reported.",
     )
 
 
@@ -198,7 +202,10 @@ class JobSpec(_Strict):
                 spec = self.dataset.columns.get(column)
                 if spec is None:
                     raise ValueError(f"sample.conditions[{i}]: column {column!r} is not declared")
-                if spec.roles & {Role.pii, Role.key} or spec.type in (ColumnType.id, ColumnType.text):
+                if spec.roles & {Role.pii, Role.key} or spec.type in (
+                    ColumnType.id,
+                    ColumnType.text,
+                ):
                     raise ValueError(
                         f"sample.conditions[{i}]: column {column!r} is not modelled, so it "
                         "cannot be conditioned on"

@@ -118,6 +118,9 @@ def key_values(physical: str, start: int, rows: int, *, seed: int) -> pd.Series:
         return pd.Series(index + 1, dtype="Int64")
     salt = str(seed).encode()
     return pd.Series(
-        [hashlib.blake2b(salt + int(i).to_bytes(8, "little"), digest_size=8).hexdigest() for i in index],
+        [
+            hashlib.blake2b(salt + int(i).to_bytes(8, "little"), digest_size=8).hexdigest()
+            for i in index
+        ],
         dtype="string",
     )

@@ -12,7 +12,18 @@ from schemas.spec import JobSpec
 
 __all__ = ["build_metrics", "new_run_id", "package_versions", "parquet_metadata"]
 
-_PACKAGES = ("synth", "sdv", "rdt", "sdmetrics", "great-expectations", "prefect", "pandas", "pyarrow", "numpy", "torch")
+_PACKAGES = (
+    "synth",
+    "sdv",
+    "rdt",
+    "sdmetrics",
+    "great-expectations",
+    "prefect",
+    "pandas",
+    "pyarrow",
+    "numpy",
+    "torch",
+)
 
 
 def new_run_id() -> str:
@@ -31,8 +42,15 @@ def package_versions() -> dict[str, str]:
 
 
 def build_metrics(
-    *, spec: JobSpec, run_id: str, contract: Contract, engine_info: dict[str, Any], rows: int,
-    train_rows: int, holdout_rows: int, verdict: dict[str, Any],
+    *,
+    spec: JobSpec,
+    run_id: str,
+    contract: Contract,
+    engine_info: dict[str, Any],
+    rows: int,
+    train_rows: int,
+    holdout_rows: int,
+    verdict: dict[str, Any],
 ) -> dict[str, Any]:
     """metrics.json: everything the report shows, all of it aggregates."""
     return {
@@ -59,5 +77,18 @@ def build_metrics(
 def parquet_metadata(metrics: dict[str, Any], headline: dict[str, Any]) -> dict[str, Any]:
     """The `synth` key-value metadata every Parquet part carries."""
     run = metrics["run"]
-    keys = ("job", "run_id", "spec_hash", "source_fingerprint", "engine", "engine_params", "seed", "versions")
-    return {**{k: run[k] for k in keys}, "verdict": metrics["verdict"]["status"], "metrics": headline}
+    keys = (
+        "job",
+        "run_id",
+        "spec_hash",
+        "source_fingerprint",
+        "engine",
+        "engine_params",
+        "seed",
+        "versions",
+    )
+    return {
+        **{k: run[k] for k in keys},
+        "verdict": metrics["verdict"]["status"],
+        "metrics": headline,
+    }

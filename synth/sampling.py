@@ -34,7 +34,9 @@ class Batch:
 def plan_batches(plan: SampleSpec, *, default_rows: int) -> list[Batch]:
     """Unconditioned rows first, then each condition's rows, cut into batches of `plan.batch_size`."""
     default = 0 if plan.conditions else default_rows
-    groups: list[tuple[int, Mapping[str, Any]]] = [(plan.rows if plan.rows is not None else default, {})]
+    groups: list[tuple[int, Mapping[str, Any]]] = [
+        (plan.rows if plan.rows is not None else default, {})
+    ]
     groups += [(c.rows, c.values) for c in plan.conditions]
     batches: list[Batch] = []
     start = 0
@@ -60,7 +62,9 @@ def sample_batch(
         if column.is_modelled:
             columns[column.name] = modelled[column.name].reset_index(drop=True)
         elif column.is_generated_key:
-            columns[column.name] = key_values(column.physical, batch.start, batch.rows, seed=batch.seed)
+            columns[column.name] = key_values(
+                column.physical, batch.start, batch.rows, seed=batch.seed
+            )
         else:
             columns[column.name] = fake_values(
                 column.pii_kind, batch.rows, seed=batch.seed + i, avoid=avoid.get(column.name, ())

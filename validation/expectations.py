@@ -24,11 +24,13 @@ __all__ = ["ExpectationRun", "check"]
 NAME = "expectations"
 _RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
 _KEPT = ("element_count", "unexpected_count", "missing_count")  # everything else may hold values
+# GX judges numpy dtypes reliably, not pandas extension dtypes: batches are checked numpy-backed,
+# where an integer column with nulls is float64. The Arrow writer guarantees integrality on write.
 _TYPES = {
-    "int64": ["Int64", "int64"],
-    "float64": ["float64", "Float64"],
-    "bool": ["boolean", "bool"],
-    "string": ["string", "str", "object"],
+    "int64": ["int64", "float64"],
+    "float64": ["float64"],
+    "bool": ["bool", "object"],
+    "string": ["object", "str"],
     "timestamp": ["datetime64[us]", "datetime64[ns]", "datetime64[ms]", "datetime64[s]"],
 }
 
@@ -43,8 +45,13 @@ class _Tally:
     failed_batches: int = 0
 
 
-def check(real: pd.DataFrame | None, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
-          contract: Contract, thresholds: ExpectationChecks) -> CheckResult:
+def check(
+    real: pd.DataFrame | None,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+    contract: Contract,
+    thresholds: ExpectationChecks,
+) -> CheckResult:
     """The check protocol's form: run the suite on one in-memory synthetic table."""
     run = ExpectationRun(contract, thresholds, expected_rows=len(synthetic))
     run.update(synthetic)
@@ -54,7 +61,9 @@ def check(real: pd.DataFrame | None, synthetic: pd.DataFrame, holdout: pd.DataFr
 class ExpectationRun:
     """Accumulates expectation counts over batches; `result()` judges the totals."""
 
-    def __init__(self, contract: Contract, thresholds: ExpectationChecks, *, expected_rows: int) -> None:
+    def __init__(
+        self, contract: Contract, thresholds: ExpectationChecks, *, expected_rows: int
+    ) -> None:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -63,7 +72,9 @@ class ExpectationRun:
         self.thresholds = thresholds
         self.expected_rows = expected_rows
         self.rows = 0
-        self._key_hashes: dict[str, set[int]] = {c.name: set() for c in contract.columns if Role.key in c.roles}
+        self._key_hashes: dict[str, set[int]] = {
+            c.name: set() for c in contract.columns if Role.key in c.roles
+        }
         self._key_dupes = dict.fromkeys(self._key_hashes, 0)
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -71,7 +82,12 @@ class ExpectationRun:
         self._batches = asset.add_batch_definition_whole_dataframe("batch")
         self._suite = gx.ExpectationSuite(name=f"{contract.source}-contract")
         self._tallies: list[_Tally] = []
-        self._add(gx.expectations.ExpectTableColumnsToMatchOrderedList(column_list=contract.names), "columns", None, 0.0)
+        self._add(
+            gx.expectations.ExpectTableColumnsToMatchOrderedList(column_list=contract.names),
+            "columns",
+            None,
+            0.0,
+        )
         for column in contract.columns:
             self._add_column(gx.expectations, column)
 
@@ -81,21 +97,39 @@ class ExpectationRun:
 
     def _add_column(self, E: Any, c: ColumnContract) -> None:
         share = self.thresholds.max_unexpected_share
-        self._add(E.ExpectColumnValuesToBeInTypeList(column=c.name, type_list=_TYPES[c.physical]), "type", c.name, 0.0)
+        self._add(
+            E.ExpectColumnValuesToBeInTypeList(column=c.name, type_list=_TYPES[c.physical]),
+            "type",
+            c.name,
+            0.0,
+        )
         nullable = c.spec.constraints.nullable and Role.key not in c.roles
-        null_allowed = min(1.0, c.null_share + self.thresholds.null_share_tolerance) if nullable else 0.0
+        null_allowed = (
+            min(1.0, c.null_share + self.thresholds.null_share_tolerance) if nullable else 0.0
+        )
         self._add(E.ExpectColumnValuesToNotBeNull(column=c.name), "nulls", c.name, null_allowed)
         if c.is_modelled and c.categories is not None:
-            self._add(E.ExpectColumnValuesToBeInSet(column=c.name, value_set=list(c.categories)), "domain", c.name, share)
+            self._add(
+                E.ExpectColumnValuesToBeInSet(column=c.name, value_set=list(c.categories)),
+                "domain",
+                c.name,
+                share,
+            )
         if c.is_modelled and c.type is ColumnType.numerical and c.minimum is not None:
             low = c.spec.constraints.min if c.spec.constraints.min is not None else c.minimum
             high = c.spec.constraints.max if c.spec.constraints.max is not None else c.maximum
-            self._add(E.ExpectColumnValuesToBeBetween(column=c.name, min_value=low, max_value=high), "range", c.name, share)
+            self._add(
+                E.ExpectColumnValuesToBeBetween(column=c.name, min_value=low, max_value=high),
+                "range",
+                c.name,
+                share,
+            )
         if Role.key in c.roles or c.spec.constraints.unique:
             self._add(E.ExpectColumnValuesToBeUnique(column=c.name), "unique", c.name, 0.0)
 
     def update(self, batch: pd.DataFrame) -> None:
         """Run the suite on one batch and add its counts."""
+        batch = _numpy_backed(batch)
         result = self._batches.get_batch(batch_parameters={"dataframe": batch}).validate(
             self._suite, result_format=_RESULT_FORMAT
         )
@@ -122,14 +156,22 @@ class ExpectationRun:
                 passed = t.unexpected == 0
             else:
                 passed = share <= t.allowed_share + 1e-12
-            details.append({
-                "expectation": t.kind, "column": t.column, "unexpected_count": t.unexpected,
-                "element_count": t.elements, "unexpected_share": round(share, 6),
-                "allowed_share": round(t.allowed_share, 6), "passed": passed,
-            })
+            details.append(
+                {
+                    "expectation": t.kind,
+                    "column": t.column,
+                    "unexpected_count": t.unexpected,
+                    "element_count": t.elements,
+                    "unexpected_share": round(share, 6),
+                    "allowed_share": round(t.allowed_share, 6),
+                    "passed": passed,
+                }
+            )
             if not passed:
                 where = f"column {t.column!r}" if t.column else "table"
-                reasons.append(f"{t.kind} of {where}: {t.unexpected} of {t.elements} rows unexpected")
+                reasons.append(
+                    f"{t.kind} of {where}: {t.unexpected} of {t.elements} rows unexpected"
+                )
         if self.rows != self.expected_rows:
             reasons.append(f"row count: {self.rows} rows, {self.expected_rows} planned")
         metrics = {
@@ -140,8 +182,29 @@ class ExpectationRun:
         return CheckResult(NAME, not reasons, metrics, tuple(reasons), tuple(details))
 
 
-def run_batches(batches: Iterable[pd.DataFrame], contract: Contract, thresholds: ExpectationChecks,
-                *, expected_rows: int) -> CheckResult:
+def _numpy_backed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Extension dtypes -> numpy ones, as Parquet's `to_pandas()` returns them."""
+    out = {}
+    for name, values in frame.items():
+        kind = str(values.dtype)
+        if kind in ("Int64", "Float64"):
+            out[name] = values.astype("float64" if values.isna().any() else "int64")
+        elif kind == "boolean":
+            out[name] = values.astype(object if values.isna().any() else bool)
+        elif kind.startswith("string"):
+            out[name] = values.astype(object).where(values.notna(), None)
+        else:
+            out[name] = values
+    return pd.DataFrame(out, index=frame.index)
+
+
+def run_batches(
+    batches: Iterable[pd.DataFrame],
+    contract: Contract,
+    thresholds: ExpectationChecks,
+    *,
+    expected_rows: int,
+) -> CheckResult:
     run = ExpectationRun(contract, thresholds, expected_rows=expected_rows)
     for batch in batches:
         run.update(batch)

@@ -13,5 +13,10 @@ def fold(results: Iterable[CheckResult]) -> Verdict:
     results = tuple(results)
     if not results:
         return Verdict(False, ("no check ran: nothing is published unchecked",), results)
-    reasons = tuple(f"{r.name}: {reason}" for r in results if not r.passed for reason in (r.reasons or ("failed",)))
+    reasons = tuple(
+        f"{r.name}: {reason}"
+        for r in results
+        if not r.passed
+        for reason in (r.reasons or ("failed",))
+    )
     return Verdict(all(r.passed for r in results), reasons, results)

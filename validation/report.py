@@ -37,9 +37,11 @@ def render(metrics: dict[str, Any]) -> str:
         parts += [f"<li>{escape(r)}</li>" for r in verdict["reasons"]]
         parts.append("</ul>")
     for check in verdict["checks"]:
-        parts.append(f"<h2>Check: {escape(check['name'])} "
-                     f"<span class='{'pass' if check['passed'] else 'fail'}'>"
-                     f"{'pass' if check['passed'] else 'fail'}</span></h2>")
+        parts.append(
+            f"<h2>Check: {escape(check['name'])} "
+            f"<span class='{'pass' if check['passed'] else 'fail'}'>"
+            f"{'pass' if check['passed'] else 'fail'}</span></h2>"
+        )
         parts.append(_table(check["details"]) if check["details"] else _table([check["metrics"]]))
     parts.append("<h2>Contract</h2>")
     parts.append(_table(metrics["contract"]))
@@ -59,7 +61,9 @@ def _cards(metrics: dict[str, Any]) -> str:
         "checks passed": f"{sum(c['passed'] for c in metrics['verdict']['checks'])} / "
         f"{len(metrics['verdict']['checks'])}",
     }
-    body = "".join(f"<div class=card>{escape(k)}<b>{escape(str(v))}</b></div>" for k, v in cards.items())
+    body = "".join(
+        f"<div class=card>{escape(k)}<b>{escape(str(v))}</b></div>" for k, v in cards.items()
+    )
     return f"<div class=cards>{body}</div>"
 
 

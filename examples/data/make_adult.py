@@ -14,7 +14,11 @@ import pandas as pd
 from faker import Faker
 
 HERE = Path(__file__).resolve().parent
-SOURCE = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[2] / "shared" / "datasets" / "adult" / "adult.csv"
+SOURCE = (
+    Path(sys.argv[1])
+    if len(sys.argv) > 1
+    else HERE.parents[2] / "shared" / "datasets" / "adult" / "adult.csv"
+)
 
 
 def main() -> None:
@@ -28,10 +32,16 @@ def main() -> None:
     lasts = np.asarray(last)[rng.integers(0, len(last), len(frame))]
     domains = np.asarray(["example.com", "example.org", "example.net", "mail.test"])
     number = rng.integers(1, 10_000, len(frame))
-    frame.insert(0, "email", [
-        f"{f.lower()}.{ln.lower()}{n}@{d}"
-        for f, ln, n, d in zip(firsts, lasts, number, domains[rng.integers(0, 4, len(frame))], strict=True)
-    ])
+    frame.insert(
+        0,
+        "email",
+        [
+            f"{f.lower()}.{ln.lower()}{n}@{d}"
+            for f, ln, n, d in zip(
+                firsts, lasts, number, domains[rng.integers(0, 4, len(frame))], strict=True
+            )
+        ],
+    )
     frame.insert(0, "full_name", [f"{f} {ln}" for f, ln in zip(firsts, lasts, strict=True)])
     frame.insert(0, "record_id", np.arange(100_001, 100_001 + len(frame), dtype="int64"))
     frame.to_parquet(HERE / "adult.parquet", index=False, compression="zstd")

@@ -34,11 +34,18 @@ def build_contract(
     if frame.empty:
         raise DataError(f"{label}: the data has no rows")
     typed = pd.DataFrame(
-        {name: coerce_column(frame[name], spec, name=name, label=label) for name, spec in schema.columns.items()}
+        {
+            name: coerce_column(frame[name], spec, name=name, label=label)
+            for name, spec in schema.columns.items()
+        }
     )
-    columns = tuple(_column_contract(typed[name], name, spec, label) for name, spec in schema.columns.items())
+    columns = tuple(
+        _column_contract(typed[name], name, spec, label) for name, spec in schema.columns.items()
+    )
     notes = (f"dropped {len(extra)} undeclared column(s)",) if extra else ()
-    contract = Contract(source=label, rows=len(typed), columns=columns, fingerprint=fingerprint, notes=notes)
+    contract = Contract(
+        source=label, rows=len(typed), columns=columns, fingerprint=fingerprint, notes=notes
+    )
     return contract, typed
 
 
@@ -70,9 +77,13 @@ def coerce_column(values: pd.Series, spec: ColumnSpec, *, name: str, label: str)
         return typed.astype("datetime64[us]")
     if spec.type is ColumnType.id or (Role.key in spec.roles and spec.type is ColumnType.numerical):
         numbers = pd.to_numeric(values, errors="coerce")
-        if numbers.notna().sum() == present.sum() and np.array_equal(numbers.dropna(), np.round(numbers.dropna())):
+        if numbers.notna().sum() == present.sum() and np.array_equal(
+            numbers.dropna(), np.round(numbers.dropna())
+        ):
             return numbers.astype("Int64")
-    return values.astype("string").str.strip() if values.dtype == object else values.astype("string")
+    return (
+        values.astype("string").str.strip() if values.dtype == object else values.astype("string")
+    )
 
 
 def _count_bad(mask: pd.Series, name: str, label: str, what: str) -> None:

@@ -34,7 +34,9 @@ METADATA_KEY = b"synth"
 
 
 def arrow_schema(contract: Contract) -> pa.Schema:
-    return pa.schema([pa.field(c.name, _ARROW[c.physical], nullable=True) for c in contract.columns])
+    return pa.schema(
+        [pa.field(c.name, _ARROW[c.physical], nullable=True) for c in contract.columns]
+    )
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,11 @@ class RunFolders:
 
     def discard_staging(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
-        for folder in (self.staging.parent, self.job_dir, self.out):
+        try:
+            self.staging.parent.rmdir()  # `.staging` is ours: drop it once empty
+        except OSError:
+            return
+        for folder in (self.job_dir, self.out):
             if folder in self.preexisting:
                 break
             try:
@@ -131,17 +137,25 @@ def read_parts(staged: StagedParts) -> Iterable[pd.DataFrame]:
             yield parquet.read_row_group(group).to_pandas()
 
 
-def seal_parts(staged: StagedParts, folder: Path, *, metadata: dict[str, Any], compression: str) -> list[Path]:
+def seal_parts(
+    staged: StagedParts, folder: Path, *, metadata: dict[str, Any], compression: str
+) -> list[Path]:
     """Rewrite staged parts into `folder` with the final `synth` metadata (verdict included)."""
     folder.mkdir(parents=True, exist_ok=True)
     sealed = []
     for file in staged.files:
         parquet = pq.ParquetFile(file)
-        schema = parquet.schema_arrow.with_metadata({METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str).encode()})
+        schema = parquet.schema_arrow.with_metadata(
+            {METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str).encode()}
+        )
         target = folder / file.name
-        with pq.ParquetWriter(target, schema, compression=None if compression == "none" else compression) as writer:
+        with pq.ParquetWriter(
+            target, schema, compression=None if compression == "none" else compression
+        ) as writer:
             for group in range(parquet.num_row_groups):
-                writer.write_table(parquet.read_row_group(group).replace_schema_metadata(schema.metadata))
+                writer.write_table(
+                    parquet.read_row_group(group).replace_schema_metadata(schema.metadata)
+                )
         _fsync_file(target)
         sealed.append(target)
     return sealed
@@ -169,7 +183,7 @@ def publish(
     _fsync_dir(target.parent)
     if passed:
         _point_latest(folders)
-    shutil.rmtree(folders.staging, ignore_errors=True)
+    folders.discard_staging()
     return target
 
 

@@ -32,9 +32,15 @@ def source_fingerprint(source: SourceSpec, frame: pd.DataFrame | None = None) ->
     """Content hash of the source: file bytes for files, the loaded rows for a SQL query."""
     digest = hashlib.sha256()
     if isinstance(source, CsvSource | ParquetSource):
-        files = sorted(p for p in source.path.rglob("*") if p.is_file()) if source.path.is_dir() else [source.path]
+        files = (
+            sorted(p for p in source.path.rglob("*") if p.is_file())
+            if source.path.is_dir()
+            else [source.path]
+        )
         for file in files:
-            digest.update(str(file.relative_to(source.path) if source.path.is_dir() else "").encode())
+            digest.update(
+                str(file.relative_to(source.path) if source.path.is_dir() else "").encode()
+            )
             with file.open("rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
@@ -101,7 +107,9 @@ def _read_parquet(source: ParquetSource) -> pd.DataFrame:
     try:
         table = pq.read_table(source.path)
     except (pa.ArrowInvalid, OSError) as exc:
-        reason = "not a Parquet file or dataset" if isinstance(exc, pa.ArrowInvalid) else "unreadable"
+        reason = (
+            "not a Parquet file or dataset" if isinstance(exc, pa.ArrowInvalid) else "unreadable"
+        )
         raise DataError(f"{source.path}: {reason} ({type(exc).__name__})") from None
     return table.to_pandas()
 

@@ -58,7 +58,9 @@ def make_engine(name: str, params: Mapping[str, Any] | None = None) -> Engine:
     try:
         target = ENGINES[name]
     except KeyError:
-        raise SpecError(f"model.engine: unknown engine {name!r}; choose one of {', '.join(ENGINES)}") from None
+        raise SpecError(
+            f"model.engine: unknown engine {name!r}; choose one of {', '.join(ENGINES)}"
+        ) from None
     module, cls_name = target.split(":")
     cls = getattr(importlib.import_module(module), cls_name)
     return cls(**dict(params or {}))

@@ -49,17 +49,32 @@ class IndependentEngine:
             if column.type in (ColumnType.numerical, ColumnType.datetime):
                 numbers = present.astype("int64") if column.type is ColumnType.datetime else present
                 grid = np.linspace(0.0, 1.0, self.quantiles)
-                points = np.quantile(numbers.to_numpy(dtype="float64"), grid) if len(numbers) else []
-                self._columns[column.name] = {"kind": "quantiles", "null_share": null_share, "points": list(map(float, points))}
+                points = (
+                    np.quantile(numbers.to_numpy(dtype="float64"), grid) if len(numbers) else []
+                )
+                self._columns[column.name] = {
+                    "kind": "quantiles",
+                    "null_share": null_share,
+                    "points": list(map(float, points)),
+                }
             else:
-                counts = values.astype(object).where(values.notna(), None).value_counts(dropna=False, normalize=True)
+                counts = (
+                    values.astype(object)
+                    .where(values.notna(), None)
+                    .value_counts(dropna=False, normalize=True)
+                )
                 self._columns[column.name] = {
                     "kind": "categories",
-                    "values": [None if pd.isna(v) else (bool(v) if isinstance(v, np.bool_) else v) for v in counts.index],
+                    "values": [
+                        None if pd.isna(v) else (bool(v) if isinstance(v, np.bool_) else v)
+                        for v in counts.index
+                    ],
                     "probabilities": counts.to_numpy().tolist(),
                 }
 
-    def sample(self, rows: int, *, seed: int, conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    def sample(
+        self, rows: int, *, seed: int, conditions: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
         _check_conditions(conditions, self._columns)
         rng = np.random.default_rng(seed)
         out: dict[str, Any] = {}
@@ -72,13 +87,19 @@ class IndependentEngine:
                 out[name] = values[rng.choice(len(values), size=rows, p=model["probabilities"])]
             else:
                 points = np.asarray(model["points"])
-                drawn = np.interp(rng.random(rows), np.linspace(0, 1, len(points)), points) if len(points) else np.full(rows, np.nan)
+                drawn = (
+                    np.interp(rng.random(rows), np.linspace(0, 1, len(points)), points)
+                    if len(points)
+                    else np.full(rows, np.nan)
+                )
                 drawn[rng.random(rows) < model["null_share"]] = np.nan
                 out[name] = drawn
         return pd.DataFrame(out)
 
     def save(self, directory: Path) -> None:
-        (directory / "marginals.json").write_text(json.dumps({"rows": self._rows, "columns": self._columns}, default=str))
+        (directory / "marginals.json").write_text(
+            json.dumps({"rows": self._rows, "columns": self._columns}, default=str)
+        )
         write_manifest(directory, engine=self.name, info=self.info())
 
     @classmethod
@@ -90,7 +111,11 @@ class IndependentEngine:
         return engine
 
     def info(self) -> dict[str, Any]:
-        return {"engine": self.name, "params": {"quantiles": self.quantiles}, "train_rows": self._rows}
+        return {
+            "engine": self.name,
+            "params": {"quantiles": self.quantiles},
+            "train_rows": self._rows,
+        }
 
 
 class BootstrapEngine:
@@ -104,7 +129,9 @@ class BootstrapEngine:
     def fit(self, train: pd.DataFrame, contract: Contract, *, seed: int) -> None:
         self._train = train.reset_index(drop=True)
 
-    def sample(self, rows: int, *, seed: int, conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    def sample(
+        self, rows: int, *, seed: int, conditions: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
         assert self._train is not None, "fit first"
         pool = self._train
         _check_conditions(conditions, dict.fromkeys(pool.columns))
@@ -128,4 +155,8 @@ class BootstrapEngine:
         return engine
 
     def info(self) -> dict[str, Any]:
-        return {"engine": self.name, "params": {}, "train_rows": 0 if self._train is None else len(self._train)}
+        return {
+            "engine": self.name,
+            "params": {},
+            "train_rows": 0 if self._train is None else len(self._train),
+        }

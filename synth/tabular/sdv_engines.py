@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.contract import ColumnContract, Contract
-from schemas.errors import SpecError
+from schemas.errors import SpecError, SynthError
 from schemas.spec import ColumnType
 from synth.tabular.base import read_manifest, write_manifest
 
@@ -38,7 +38,11 @@ def sdv_metadata(contract: Contract) -> Any:
 
 def _sdtype(column: ColumnContract) -> dict[str, str]:
     if column.type is ColumnType.numerical:
-        return {"sdtype": "numerical", "decimal_places": 0} if column.physical == "int64" else {"sdtype": "numerical"}
+        return (
+            {"sdtype": "numerical", "decimal_places": 0}
+            if column.physical == "int64"
+            else {"sdtype": "numerical"}
+        )
     if column.type is ColumnType.datetime:
         return {"sdtype": "datetime", "datetime_format": "%Y-%m-%d %H:%M:%S"}
     return {"sdtype": column.type.value}  # categorical, boolean
@@ -122,7 +126,12 @@ class _SDVEngine:
     def load(cls, directory: Path) -> _SDVEngine:
         manifest = read_manifest(directory, engine=cls.name)  # hash-checked before unpickling
         engine = cls(**manifest["info"].get("params", {}))
-        engine._model = cls._sdv_class().load(str(directory / MODEL_FILE))
+        from sdv.utils import load_synthesizer
+
+        model = load_synthesizer(str(directory / MODEL_FILE))
+        if not isinstance(model, cls._sdv_class()):
+            raise SynthError(f"{directory}: model is not a {cls._class_name}")
+        engine._model = model
         engine._fit_seconds = manifest["info"].get("fit_seconds", 0.0)
         engine._rows = manifest["info"].get("train_rows", 0)
         return engine

@@ -1,0 +1,69 @@
+"""Small, real test data built in code: slices of the bundled Adult sample and job specs around them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+ADULT = REPO / "examples" / "data" / "adult.parquet"
+CANARY_NAME = "Zyxqwv Canarypii"
+CANARY_EMAIL = "zyxqwv.canary7f3a9@leak.test"
+COLUMNS: dict[str, dict[str, Any]] = {
+    "record_id": {"type": "id", "role": "key"},
+    "full_name": {"type": "text", "role": "pii", "pii_kind": "name"},
+    "email": {"type": "text", "role": "pii"},
+    "age": {"type": "numerical", "role": "quasi_identifier", "constraints": {"min": 17, "max": 90}},
+    "workclass": {"type": "categorical"},
+    "education": {"type": "categorical", "role": "quasi_identifier"},
+    "race": {"type": "categorical", "role": ["sensitive", "quasi_identifier"]},
+    "sex": {"type": "categorical", "role": ["sensitive", "quasi_identifier"]},
+    "hours-per-week": {"type": "numerical"},
+    "income": {"type": "categorical", "role": "target"},
+}
+
+
+def adult(rows: int = 1200, *, seed: int = 0, canary: bool = True) -> pd.DataFrame:
+    """A seeded sample of real Adult rows with the test columns; row 0 carries canary identifiers."""
+    frame = pd.read_parquet(ADULT, columns=list(COLUMNS)).sample(n=rows, random_state=seed)
+    frame = frame.reset_index(drop=True)
+    if canary:
+        frame.loc[0, "full_name"] = CANARY_NAME
+        frame.loc[0, "email"] = CANARY_EMAIL
+    return frame
+
+
+def spec(
+    source: Path, *, name: str = "adult-small", out: Path | None = None, **sections: Any
+) -> dict[str, Any]:
+    kind = "csv" if source.suffix == ".csv" else "parquet"
+    raw: dict[str, Any] = {
+        "config_version": 1,
+        "name": name,
+        "source": {"kind": kind, "path": str(source)},
+        "schema": {"columns": {k: dict(v) for k, v in COLUMNS.items()}},
+        "model": {"engine": "gaussian_copula"},
+        "sample": {"seed": 3, "batch_size": 500},
+        "output": {"path": str(out) if out else "out"},
+    }
+    raw.update(sections)
+    return raw
+
+
+def write_job(
+    folder: Path, frame: pd.DataFrame | None = None, *, fmt: str = "parquet", **sections: Any
+) -> Path:
+    """Write data + spec into `folder`; return the spec path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = adult() if frame is None else frame
+    source = folder / f"data.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(source, index=False)
+    else:
+        frame.to_parquet(source, index=False)
+    path = folder / "job.yaml"
+    path.write_text(yaml.safe_dump(spec(source, out=folder / "out", **sections), sort_keys=False))
+    return path

@@ -1,0 +1,41 @@
+"""Test session set-up: one Prefect home (and one embedded server) for the whole session."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Before anything imports prefect: a private PREFECT_HOME, so the canary test can read all it holds.
+_PREFECT_HOME = Path(tempfile.mkdtemp(prefix="synth-prefect-home-"))
+os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture(scope="session")
+def prefect_home() -> Path:
+    return _PREFECT_HOME
+
+
+@pytest.fixture(scope="session")
+def prefect_server(prefect_home: Path) -> Iterator[str]:
+    """Start the embedded server once; every flow in the session reuses it."""
+    from prefect import flow
+
+    @flow(name="warm-up")
+    def warm_up() -> str:
+        return "ready"
+
+    assert warm_up() == "ready"
+    yield "ephemeral"
+    # Stop it while pytest's streams are still open (its atexit hook would log into closed ones).
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for server in list(SubprocessASGIServer._instances.values()):
+        server.stop()

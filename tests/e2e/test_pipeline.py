@@ -1,0 +1,151 @@
+"""Whole flows through Prefect's embedded server, with the real engines on small data."""
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from flows.cli import main
+from tests.builders import CANARY_EMAIL, CANARY_NAME, adult, write_job
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
+
+
+def _run_json(capsys, *argv: str) -> tuple[int, dict]:
+    code = main([*argv, "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    return code, json.loads(out[-1])
+
+
+def test_run_publishes_parquet_matching_the_spec(tmp_path: Path, capsys) -> None:
+    spec = write_job(tmp_path / "job")
+    code, summary = _run_json(capsys, "run", str(spec), "--rows", "700")
+    assert code == 0 and summary["status"] == "published"
+    table = pq.read_table(summary["data"])
+    assert table.num_rows == 700
+    assert table.schema.names == [
+        "record_id",
+        "full_name",
+        "email",
+        "age",
+        "workclass",
+        "education",
+        "race",
+        "sex",
+        "hours-per-week",
+        "income",
+    ]
+    assert (
+        table.schema.field("age").type == pa.int64()
+        and table.schema.field("sex").type == pa.string()
+    )
+    meta = json.loads(
+        pq.ParquetFile(next(Path(summary["data"]).glob("*.parquet"))).schema_arrow.metadata[
+            b"synth"
+        ]
+    )
+    assert meta["job"] == "adult-small" and meta["verdict"] == "pass" and meta["seed"] == 3
+    assert {
+        "engine",
+        "engine_params",
+        "spec_hash",
+        "source_fingerprint",
+        "versions",
+        "run_id",
+    } <= set(meta)
+    assert Path(summary["report"]).exists() and (Path(summary["output"]) / "metrics.json").exists()
+    assert Path(summary["latest"]).resolve() == Path(summary["output"]).resolve()
+
+
+def test_same_spec_data_and_seed_give_identical_parquet(tmp_path: Path, capsys) -> None:
+    spec = write_job(tmp_path / "job")
+    tables = []
+    for out in ("a", "b"):
+        code, summary = _run_json(capsys, "run", str(spec), "--out", str(tmp_path / out))
+        assert code == 0
+        tables.append(pq.read_table(summary["data"]).replace_schema_metadata(None))
+    assert tables[0].equals(tables[1])
+
+
+def test_conditions_and_csv_source(tmp_path: Path, capsys) -> None:
+    spec = write_job(
+        tmp_path / "job",
+        fmt="csv",
+        sample={
+            "seed": 1,
+            "conditions": [
+                {"values": {"sex": "Female", "income": ">50K"}, "rows": 60},
+                {"values": {"race": "Black"}, "rows": 40},
+            ],
+        },
+    )
+    code, summary = _run_json(capsys, "run", str(spec))
+    frame = pq.read_table(summary["data"]).to_pandas()
+    assert code == 0 and len(frame) == 100
+    assert (frame.iloc[:60]["sex"] == "Female").all() and (
+        frame.iloc[:60]["income"] == ">50K"
+    ).all()
+    assert (frame.iloc[60:]["race"] == "Black").all()
+
+
+def test_failed_gate_quarantines_exits_1_and_keeps_latest(tmp_path: Path, capsys) -> None:
+    spec = write_job(tmp_path / "job", model={"engine": "independent"})
+    code, good = _run_json(capsys, "run", str(spec))
+    assert code == 0
+    # Conditioning on a category the real data never had: the domain expectation must stop it.
+    bad_spec = write_job(
+        tmp_path / "bad",
+        model={"engine": "independent"},
+        sample={"conditions": [{"values": {"workclass": "Astronaut"}, "rows": 20}]},
+    )
+    code, bad = _run_json(
+        capsys, "run", str(bad_spec), "--out", good["output"].rsplit("/adult-small", 1)[0]
+    )
+    assert code == 1 and bad["status"] == "quarantined"
+    assert "/quarantine/" in bad["output"] and Path(bad["report"]).exists()
+    assert any("domain of column 'workclass'" in r for r in bad["reasons"])
+    assert Path(good["latest"]).resolve() == Path(good["output"]).resolve()
+
+
+def test_crash_while_writing_leaves_previous_latest_and_no_partial_output(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    spec = write_job(tmp_path / "job", model={"engine": "independent"})
+    code, good = _run_json(capsys, "run", str(spec))
+    assert code == 0
+    import synth.io.publish as publish_module
+
+    def crash(*args, **kwargs):
+        raise OSError("injected: disk full")
+
+    monkeypatch.setattr(publish_module, "_write_text_synced", crash)
+    code = main(["run", str(spec)])
+    assert code == 3
+    job_dir = Path(good["output"]).parent
+    assert sorted(p.name for p in job_dir.iterdir()) == sorted(
+        ["latest", Path(good["output"]).name]
+    )
+    assert Path(good["latest"]).resolve() == Path(good["output"]).resolve()
+
+
+def test_canary_pii_never_leaves_the_input(
+    tmp_path: Path, capsys, caplog, prefect_home: Path
+) -> None:
+    frame = adult()
+    real_names, real_emails = set(frame["full_name"]), set(frame["email"])
+    spec = write_job(tmp_path / "job", frame, model={"engine": "bootstrap"})
+    code, summary = _run_json(capsys, "run", str(spec))
+    logs = capsys.readouterr()
+    assert code == 0
+    output = pq.read_table(summary["data"]).to_pandas()
+    assert not set(output["full_name"]) & real_names and not set(output["email"]) & real_emails
+    assert not set(output["record_id"]) & set(frame["record_id"])
+    searched = [p for p in (Path(summary["output"]).parent.rglob("*")) if p.is_file()]
+    searched += [p for p in prefect_home.rglob("*") if p.is_file()]
+    for needle in (CANARY_NAME, CANARY_EMAIL):
+        for text in (logs.out, logs.err, caplog.text):
+            assert needle not in text
+        for path in searched:
+            assert needle.encode() not in path.read_bytes(), path

@@ -1,0 +1,70 @@
+import pandas as pd
+import pytest
+
+from schemas.spec import DatasetSchema, ExpectationChecks
+from synth.io import build_contract
+from tests.builders import COLUMNS, adult
+from validation import fold
+from validation.expectations import ExpectationRun, check
+
+
+@pytest.fixture(scope="module")
+def real():
+    contract, typed = build_contract(adult(400), DatasetSchema(columns=COLUMNS), label="t")
+    return contract, typed
+
+
+def test_real_data_passes_its_own_expectations(real) -> None:
+    contract, typed = real
+    result = check(typed, typed, None, contract, ExpectationChecks())
+    assert result.passed, result.reasons
+    assert result.metrics["failed"] == 0 and result.metrics["rows"] == 400
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "reason"),
+    [
+        (lambda f: f.assign(sex=f["sex"].where(f.index > 2, "Martian")), "domain of column 'sex'"),
+        (lambda f: f.assign(age=f["age"].where(f.index > 0, 200)), "range of column 'age'"),
+        (
+            lambda f: f.assign(workclass=pd.Series([None] * len(f), dtype="string")),
+            "nulls of column 'workclass'",
+        ),
+        (
+            lambda f: f.assign(record_id=f["record_id"].where(f.index > 0, f["record_id"][1])),
+            "unique of column 'record_id'",
+        ),
+        (lambda f: f.drop(columns="income"), "columns of table"),
+    ],
+)
+def test_broken_synthetic_data_fails_with_counts_not_values(real, corrupt, reason) -> None:
+    contract, typed = real
+    result = check(typed, corrupt(typed.copy()), None, contract, ExpectationChecks())
+    assert not result.passed
+    assert any(reason in r for r in result.reasons), result.reasons
+    text = str(result.to_dict())
+    assert "Martian" not in text and "partial_unexpected" not in text
+
+
+def test_counts_add_up_across_batches_including_cross_batch_duplicates(real) -> None:
+    contract, typed = real
+    run = ExpectationRun(contract, ExpectationChecks(), expected_rows=800)
+    run.update(typed)
+    run.update(typed)  # the same keys again: unique within each batch, duplicated across
+    result = run.result()
+    assert result.metrics["rows"] == 800
+    assert any("unique of column 'record_id': 400" in r for r in result.reasons)
+
+
+def test_tolerance_lets_a_small_share_through(real) -> None:
+    contract, typed = real
+    broken = typed.assign(sex=typed["sex"].where(typed.index > 1, "Martian"))
+    assert check(typed, broken, None, contract, ExpectationChecks(max_unexpected_share=0.01)).passed
+
+
+def test_gate_folds_every_failure_and_refuses_no_checks(real) -> None:
+    contract, typed = real
+    bad = check(typed, typed.drop(columns="income"), None, contract, ExpectationChecks())
+    verdict = fold([bad])
+    assert not verdict.passed and verdict.reasons[0].startswith("expectations: ")
+    assert not fold([]).passed

@@ -1,0 +1,67 @@
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from schemas import SpecError, json_schema, load_spec
+from schemas.spec import Role
+from tests.builders import REPO, spec
+
+
+def _write(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_example_spec_loads_with_roles_and_anchored_paths() -> None:
+    job = load_spec(REPO / "examples" / "adult.yaml")
+    assert job.name == "adult"
+    assert job.dataset.columns["race"].roles == {Role.sensitive, Role.quasi_identifier}
+    assert job.source.path.is_absolute() and job.source.path.exists()
+    assert job.split.holdout == 0.2
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda r: r["sample"].update(rowz=5), "sample.rowz: unknown field"),
+        (lambda r: r["model"].update(engine="magic"), "model.engine: unknown engine"),
+        (lambda r: r.update(config_version=2), "config_version"),
+        (lambda r: r["schema"]["columns"]["age"].update(type="number"), "schema.columns.age.type"),
+        (lambda r: r["schema"]["columns"]["age"].update(pii_kind="email"), "schema.columns.age"),
+        (lambda r: r["sample"].update(conditions=[{"values": {"nope": 1}, "rows": 3}]), "nope"),
+        (lambda r: r["sample"].update(conditions=[{"values": {"email": "x"}, "rows": 3}]), "email"),
+        (lambda r: r.update(name="Bad Name"), "name"),
+    ],
+)
+def test_invalid_spec_is_one_line_naming_the_field(tmp_path: Path, mutate, field: str) -> None:
+    raw = spec(tmp_path / "data.csv")
+    mutate(raw)
+    with pytest.raises(SpecError) as caught:
+        load_spec(_write(tmp_path, raw))
+    message = str(caught.value)
+    assert field in message
+    assert "\n" not in message
+
+
+def test_overrides_replace_fields(tmp_path: Path) -> None:
+    job = load_spec(
+        _write(tmp_path, spec(tmp_path / "data.csv")),
+        overrides={"model.engine": "independent", "sample.rows": 7},
+    )
+    assert (job.model.engine, job.sample.rows) == ("independent", 7)
+
+
+def test_committed_json_schema_matches_the_models() -> None:
+    committed = json.loads((REPO / "schemas" / "jobspec.schema.json").read_text())
+    assert committed == json.loads(json.dumps(json_schema()))
+
+
+def test_spec_fingerprint_ignores_formatting(tmp_path: Path) -> None:
+    raw = spec(tmp_path / "data.csv")
+    a = _write(tmp_path, raw)
+    b = tmp_path / "b.yaml"
+    b.write_text(json.dumps(raw, indent=4))  # JSON is YAML too
+    assert load_spec(a).fingerprint() == load_spec(b).fingerprint()
