@@ -144,8 +144,16 @@ def test_canary_pii_never_leaves_the_input(
     assert not set(output["record_id"]) & set(frame["record_id"])
     searched = [p for p in (Path(summary["output"]).parent.rglob("*")) if p.is_file()]
     searched += [p for p in prefect_home.rglob("*") if p.is_file()]
+    database = prefect_home / "prefect.db"
+    assert b"synthesize" in database.read_bytes()  # the search below covers the server's records
     for needle in (CANARY_NAME, CANARY_EMAIL):
         for text in (logs.out, logs.err, caplog.text):
             assert needle not in text
         for path in searched:
             assert needle.encode() not in path.read_bytes(), path
+
+
+def test_demo_job_publishes_the_bundled_adult_sample(tmp_path: Path, capsys) -> None:
+    code, summary = _run_json(capsys, "demo", "--out", str(tmp_path))
+    assert code == 0 and summary["rows"] == 32561
+    assert pq.read_table(summary["data"]).num_rows == 32561
