@@ -18,7 +18,9 @@ ENGINE_NAMES = ("gaussian_copula", "ctgan", "tvae", "copulagan", "independent", 
 
 
 def examples_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "examples"
+    """The bundled examples: $SYNTH_EXAMPLES, else the checkout's `examples/` (editable installs)."""
+    configured = os.environ.get("SYNTH_EXAMPLES")
+    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "examples"
 
 
 def main(argv: list[str] | None = None) -> int:
