@@ -47,13 +47,14 @@ class IndependentEngine:
             null_share = float(values.isna().mean())
             present = values.dropna()
             if column.type in (ColumnType.numerical, ColumnType.datetime):
-                numbers = present.astype("int64") if column.type is ColumnType.datetime else present
+                is_time = column.type is ColumnType.datetime
+                numbers = present.astype("datetime64[ns]").astype("int64") if is_time else present
                 grid = np.linspace(0.0, 1.0, self.quantiles)
                 points = (
                     np.quantile(numbers.to_numpy(dtype="float64"), grid) if len(numbers) else []
                 )
                 self._columns[column.name] = {
-                    "kind": "quantiles",
+                    "kind": "datetime" if is_time else "quantiles",
                     "null_share": null_share,
                     "points": list(map(float, points)),
                 }
@@ -93,7 +94,7 @@ class IndependentEngine:
                     else np.full(rows, np.nan)
                 )
                 drawn[rng.random(rows) < model["null_share"]] = np.nan
-                out[name] = drawn
+                out[name] = pd.to_datetime(drawn, unit="ns") if model["kind"] == "datetime" else drawn
         return pd.DataFrame(out)
 
     def save(self, directory: Path) -> None:

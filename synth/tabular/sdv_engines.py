@@ -44,7 +44,7 @@ def _sdtype(column: ColumnContract) -> dict[str, str]:
             else {"sdtype": "numerical"}
         )
     if column.type is ColumnType.datetime:
-        return {"sdtype": "datetime", "datetime_format": "%Y-%m-%d %H:%M:%S"}
+        return {"sdtype": "datetime"}
     return {"sdtype": column.type.value}  # categorical, boolean
 
 
@@ -55,6 +55,8 @@ def to_plain(frame: pd.DataFrame) -> pd.DataFrame:
         kind = str(values.dtype)
         if kind in ("Int64", "Float64"):
             out[name] = values.astype("float64")
+        elif kind.startswith("datetime64"):
+            out[name] = values.astype("datetime64[ns]")  # SDV reads datetimes as nanoseconds
         elif kind in ("string", "boolean"):
             out[name] = values.astype(object).where(values.notna(), np.nan)
         else:

@@ -98,3 +98,23 @@ def test_batches_are_seeded_by_index_and_assemble_full_rows(fitted_input) -> Non
     assert whole["record_id"].is_unique and (frames[-1]["sex"] == "Male").all()
     assert not set(whole["full_name"]) & avoid["full_name"]
     assert sample_batch(engine, batches[1], contract, avoid=avoid).equals(frames[1])
+
+
+@pytest.mark.parametrize("name", ["gaussian_copula", "independent"])
+def test_dates_and_booleans_come_back_in_range_and_typed(name) -> None:
+    frame = pd.DataFrame(
+        {
+            "when": pd.date_range("2020-01-01", periods=200, freq="D").astype(str),
+            "flag": ["yes", "no"] * 100,
+        }
+    )
+    schema = DatasetSchema(columns={"when": {"type": "datetime"}, "flag": {"type": "boolean"}})
+    contract, typed = build_contract(frame, schema, label="t")
+    engine = make_engine(name)
+    engine.fit(typed, contract, seed=0)
+    batch = plan_batches(SampleSpec(rows=100), default_rows=0)[0]
+    out = sample_batch(engine, batch, contract, avoid={})
+    assert str(out["when"].dtype) == "datetime64[us]" and str(out["flag"].dtype) == "boolean"
+    assert out["when"].min() >= pd.Timestamp("2019-12-31") and out["when"].max() <= pd.Timestamp(
+        "2020-07-20"
+    )
