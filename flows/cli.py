@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The embedded server migrates a fresh database on first start: 30-60 s on a small machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     try:
         return args.command(args)
     except KeyboardInterrupt:
@@ -54,6 +56,13 @@ def _handle(exc: Exception, args: argparse.Namespace) -> int:
         return exc.exit_code
     if os.environ.get("SYNTH_DEBUG"):
         raise exc
+    if isinstance(exc, RuntimeError) and "ephemeral Prefect API server" in str(exc):
+        _fail(
+            "Prefect's embedded server did not start in time; retry, raise "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or set PREFECT_API_URL",
+            getattr(args, "json", False) and {"status": "error", "exit_code": EXIT_INTERNAL},
+        )
+        return EXIT_INTERNAL
     # Messages of foreign exceptions may quote data: name the type only.
     _fail(
         f"internal error ({type(exc).__name__}); set SYNTH_DEBUG=1 for a traceback",

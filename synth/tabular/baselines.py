@@ -94,7 +94,9 @@ class IndependentEngine:
                     else np.full(rows, np.nan)
                 )
                 drawn[rng.random(rows) < model["null_share"]] = np.nan
-                out[name] = pd.to_datetime(drawn, unit="ns") if model["kind"] == "datetime" else drawn
+                out[name] = (
+                    pd.to_datetime(drawn, unit="ns") if model["kind"] == "datetime" else drawn
+                )
         return pd.DataFrame(out)
 
     def save(self, directory: Path) -> None:
