@@ -189,7 +189,7 @@ class JobSpec(_Strict):
 
     @field_validator("dataset")
     @classmethod
-    def _one_key_at_most_per_column(cls, dataset: DatasetSchema) -> DatasetSchema:
+    def _keys_have_key_types(cls, dataset: DatasetSchema) -> DatasetSchema:
         for name, column in dataset.columns.items():
             if Role.key in column.roles and column.type in (ColumnType.text, ColumnType.boolean):
                 raise ValueError(f"column {name!r}: a key must be numerical, id or categorical")

@@ -19,7 +19,7 @@ from schemas.spec import SampleSpec
 from synth.pii import fake_values, key_values
 from synth.tabular.base import Engine
 
-__all__ = ["Batch", "conform", "plan_batches", "sample_batch"]
+__all__ = ["Batch", "conform", "iter_batches", "plan_batches", "sample_batch"]
 
 
 @dataclass(frozen=True)
