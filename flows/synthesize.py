@@ -19,7 +19,7 @@ from synth.io import build_contract, read_source, source_fingerprint, split_hold
 from synth.io.publish import RunFolders, StagedParts, publish, read_parts, stage_parts
 from synth.io.readers import source_label
 from synth.runinfo import build_metrics, new_run_id, parquet_metadata
-from synth.sampling import iter_batches, plan_batches
+from synth.sampling import check_conditions, iter_batches, plan_batches
 from synth.tabular import Engine, make_engine
 from validation import CheckResult, Verdict, fold
 from validation.expectations import run_batches
@@ -49,9 +49,10 @@ def ingest(spec: JobSpec) -> tuple[pd.DataFrame, str]:
 def check_contract(
     frame: pd.DataFrame, spec: JobSpec, fingerprint: str
 ) -> tuple[Contract, pd.DataFrame]:
-    return build_contract(
-        frame, spec.dataset, label=source_label(spec.source), fingerprint=fingerprint
-    )
+    label = source_label(spec.source)
+    contract, typed = build_contract(frame, spec.dataset, label=label, fingerprint=fingerprint)
+    check_conditions(spec.sample, contract)
+    return contract, typed
 
 
 @task(name="split", **_DATA)

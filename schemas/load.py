@@ -60,8 +60,8 @@ def json_schema() -> dict[str, Any]:
 def _one_line(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False, include_input=False)
     first = errors[0]
-    where = ".".join(str(part) for part in first["loc"]) or "spec"
-    message = first["msg"]
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown field"
     elif first["type"] == "literal_error" and where.endswith("engine"):
@@ -69,7 +69,7 @@ def _one_line(exc: ValidationError) -> str:
 
         message = f"unknown engine; choose one of {', '.join(ENGINES)}"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {message}{more}"
+    return f"{where}: {message}{more}" if where else f"{message}{more}"
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:

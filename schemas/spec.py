@@ -63,6 +63,17 @@ class ColumnConstraints(_Strict):
     nullable: bool = True
 
 
+def _meets(constraints: ColumnConstraints, value: Scalar) -> bool:
+    if constraints.values is not None and str(value) not in {str(v) for v in constraints.values}:
+        return False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if constraints.min is not None and value < constraints.min:
+            return False
+        if constraints.max is not None and value > constraints.max:
+            return False
+    return True
+
+
 class ColumnSpec(_Strict):
     type: ColumnType
     role: Role | list[Role] | None = None
@@ -210,6 +221,13 @@ class JobSpec(_Strict):
                         f"sample.conditions[{i}]: column {column!r} is not modelled, so it "
                         "cannot be conditioned on"
                     )
+                if not _meets(spec.constraints, condition.values[column]):
+                    raise ValueError(
+                        f"sample.conditions[{i}]: the value for {column!r} breaks its declared "
+                        "constraints"
+                    )
+        if self.sample.rows == 0 and not self.sample.conditions:
+            raise ValueError("sample.rows: 0 rows and no conditions leaves nothing to sample")
         return self
 
     def fingerprint(self) -> str:

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from schemas.contract import Contract
-from schemas.errors import DataError
+from schemas.errors import DataError, SpecError
 from schemas.spec import SampleSpec
 from synth.pii import fake_values, key_values
 from synth.tabular.base import Engine
 
-__all__ = ["Batch", "conform", "iter_batches", "plan_batches", "sample_batch"]
+__all__ = ["Batch", "check_conditions", "conform", "iter_batches", "plan_batches", "sample_batch"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,17 @@ def plan_batches(plan: SampleSpec, *, default_rows: int) -> list[Batch]:
             batches.append(Batch(index, start, size, seed, dict(conditions)))
             start += size
     return batches
+
+
+def check_conditions(plan: SampleSpec, contract: Contract) -> None:
+    """A condition on a category the real data never had is a spec error, not a sampling failure."""
+    for i, condition in enumerate(plan.conditions):
+        for name, value in condition.values.items():
+            domain = contract[name].categories
+            if domain is not None and str(value) not in {str(v) for v in domain}:
+                raise SpecError(
+                    f"sample.conditions[{i}]: the value for {name!r} never occurs in the real data"
+                )
 
 
 def sample_batch(

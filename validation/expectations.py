@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from schemas.contract import ColumnContract, Contract
@@ -72,10 +73,10 @@ class ExpectationRun:
         self.thresholds = thresholds
         self.expected_rows = expected_rows
         self.rows = 0
-        self._key_hashes: dict[str, set[int]] = {
-            c.name: set() for c in contract.columns if Role.key in c.roles
+        # 8 bytes a row per unique column: duplicates across batches, not only within one
+        self._key_hashes: dict[str, list[np.ndarray]] = {
+            c.name: [] for c in contract.columns if _must_be_unique(c)
         }
-        self._key_dupes = dict.fromkeys(self._key_hashes, 0)
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         asset = context.data_sources.add_pandas("synth").add_dataframe_asset("synthetic")
@@ -124,7 +125,7 @@ class ExpectationRun:
                 c.name,
                 share,
             )
-        if Role.key in c.roles or c.spec.constraints.unique:
+        if _must_be_unique(c):
             self._add(E.ExpectColumnValuesToBeUnique(column=c.name), "unique", c.name, 0.0)
 
     def update(self, batch: pd.DataFrame) -> None:
@@ -139,11 +140,16 @@ class ExpectationRun:
             tally.unexpected += int(counts["unexpected_count"] or 0)
             if not outcome.success:
                 tally.failed_batches += 1
-        for name, seen in self._key_hashes.items():  # uniqueness across batches, not only within
-            hashes = pd.util.hash_pandas_object(batch[name], index=False).tolist()
-            self._key_dupes[name] += len(hashes) - len(set(hashes)) + len(seen.intersection(hashes))
-            seen.update(hashes)
+        for name, hashes in self._key_hashes.items():
+            hashes.append(pd.util.hash_pandas_object(batch[name], index=False).to_numpy())
         self.rows += len(batch)
+
+    def _duplicates(self, column: str) -> int:
+        hashes = self._key_hashes.get(column)
+        if not hashes:
+            return 0
+        every = np.concatenate(hashes)
+        return len(every) - len(np.unique(every))
 
     def result(self) -> CheckResult:
         details, reasons = [], []
@@ -152,7 +158,7 @@ class ExpectationRun:
             if t.kind in ("columns", "type"):
                 passed = t.failed_batches == 0
             elif t.kind == "unique":
-                t.unexpected = max(t.unexpected, self._key_dupes.get(t.column or "", 0))
+                t.unexpected = max(t.unexpected, self._duplicates(t.column or ""))
                 passed = t.unexpected == 0
             else:
                 passed = share <= t.allowed_share + 1e-12
@@ -180,6 +186,10 @@ class ExpectationRun:
             "rows": self.rows,
         }
         return CheckResult(NAME, not reasons, metrics, tuple(reasons), tuple(details))
+
+
+def _must_be_unique(column: ColumnContract) -> bool:
+    return Role.key in column.roles or column.spec.constraints.unique
 
 
 def _numpy_backed(frame: pd.DataFrame) -> pd.DataFrame:

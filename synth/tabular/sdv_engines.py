@@ -154,16 +154,23 @@ class GaussianCopulaEngine(_SDVEngine):
     _class_name = "GaussianCopulaSynthesizer"
 
 
-class CTGANEngine(_SDVEngine):
+class _NeuralEngine(_SDVEngine):
+    """Trains for many epochs: shows a per-epoch progress bar (stderr) unless `verbose: false`."""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**{"verbose": True, **params})
+
+
+class CTGANEngine(_NeuralEngine):
     name = "ctgan"
     _class_name = "CTGANSynthesizer"
 
 
-class TVAEEngine(_SDVEngine):
+class TVAEEngine(_NeuralEngine):
     name = "tvae"
     _class_name = "TVAESynthesizer"
 
 
-class CopulaGANEngine(_SDVEngine):
+class CopulaGANEngine(_NeuralEngine):
     name = "copulagan"
     _class_name = "CopulaGANSynthesizer"

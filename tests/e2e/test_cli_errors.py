@@ -67,6 +67,16 @@ CASES = {
     "wrong type": (_wrong_type, [], "column 'age': 1 of 1200 values cannot be read as numbers"),
     "duplicate key": (_duplicate_key, [], "column 'record_id': 1 duplicate values"),
     "unknown engine": (write_job, ["--engine", "magic"], "model.engine: unknown engine"),
+    "unseen condition value": (
+        lambda f: _edit_spec(
+            f,
+            lambda r: r["sample"].update(
+                conditions=[{"values": {"workclass": "Astronaut"}, "rows": 5}]
+            ),
+        ),
+        [],
+        "sample.conditions[0]: the value for 'workclass' never occurs in the real data",
+    ),
     "unknown spec field": (
         lambda f: _edit_spec(f, lambda r: r["model"].update(epochz=3)),
         [],

@@ -34,6 +34,11 @@ def test_example_spec_loads_with_roles_and_anchored_paths() -> None:
         (lambda r: r["sample"].update(conditions=[{"values": {"nope": 1}, "rows": 3}]), "nope"),
         (lambda r: r["sample"].update(conditions=[{"values": {"email": "x"}, "rows": 3}]), "email"),
         (lambda r: r.update(name="Bad Name"), "name"),
+        (lambda r: r["sample"].update(rows=0), "sample.rows: 0 rows and no conditions"),
+        (
+            lambda r: r["sample"].update(conditions=[{"values": {"age": 120}, "rows": 3}]),
+            "the value for 'age' breaks its declared constraints",
+        ),
     ],
 )
 def test_invalid_spec_is_one_line_naming_the_field(tmp_path: Path, mutate, field: str) -> None:
