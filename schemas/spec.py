@@ -172,11 +172,6 @@ class ExpectationChecks(_Strict):
 
 class ChecksSpec(_Strict):
     expectations: ExpectationChecks = ExpectationChecks()
-    min_group_count: int = Field(
-        default=10,
-        ge=1,
-        description="k: categories rarer than this in real data are never reported.",
-    )
 
 
 class OutputSpec(_Strict):

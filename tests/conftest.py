@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -35,8 +36,14 @@ def prefect_server(prefect_home: Path) -> Iterator[str]:
 
     assert warm_up() == "ready"
     yield "ephemeral"
-    # Stop it while pytest's streams are still open (its atexit hook would log into closed ones).
+    # Stop it here, not in its atexit hook, which would log into streams pytest has closed.
+    from prefect.logging.handlers import APILogWorker
     from prefect.server.api.server import SubprocessASGIServer
 
-    for server in list(SubprocessASGIServer._instances.values()):
-        server.stop()
+    APILogWorker.drain_all()  # send queued run logs while the server can still take them
+    logging.disable(logging.INFO)  # its "stopping" line would go to a stream pytest has closed
+    try:
+        for server in list(SubprocessASGIServer._instances.values()):
+            server.stop()
+    finally:
+        logging.disable(logging.NOTSET)

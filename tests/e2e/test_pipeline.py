@@ -1,11 +1,13 @@
 """Whole flows through Prefect's embedded server, with the real engines on small data."""
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from flows.cli import main
 from tests.builders import CANARY_EMAIL, CANARY_NAME, COLUMNS, adult, write_job
@@ -146,3 +148,16 @@ def test_demo_job_publishes_the_bundled_adult_sample(tmp_path: Path, capsys) -> 
     code, summary = _run_json(capsys, "demo", "--out", str(tmp_path))
     assert code == 0 and summary["rows"] == 32561
     assert pq.read_table(summary["data"]).num_rows == 32561
+
+
+def test_sql_source_runs_end_to_end(tmp_path: Path, capsys, monkeypatch) -> None:
+    database = tmp_path / "people.db"
+    with sqlite3.connect(database) as connection:
+        adult(400).to_sql("people", connection, index=False)
+    spec = write_job(tmp_path / "job", model={"engine": "independent"})
+    raw = yaml.safe_load(spec.read_text())
+    raw["source"] = {"kind": "sql", "url_env": "SYNTH_TEST_DB", "query": "select * from people"}
+    spec.write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("SYNTH_TEST_DB", f"sqlite:///{database}")
+    code, summary = _run_json(capsys, "run", str(spec), "--rows", "150")
+    assert code == 0 and pq.read_table(summary["data"]).num_rows == 150
