@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synth-installed
 TORCH ?= torch==2.13.0
+# Where pip finds the CPU build when no local mirror serves it (PyPI's Linux torch is a CUDA build):
+#   make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 
 .PHONY: demo test lint format schema bench clean
 
@@ -13,7 +16,7 @@ $(BIN)/python:
 
 # torch first: a bare `torch` requirement with no torch installed would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

@@ -7,60 +7,48 @@ and no cache policy, and flow parameters are references (paths, names, numbers),
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NONE
 
-from schemas import Contract, GateFailed, JobSpec, SynthError, load_spec
+from flows.steps import step
+from schemas import Contract, GateFailed, JobSpec, load_spec
+from schemas.spec import SampleSpec
 from synth.io import build_contract, read_source, source_fingerprint, split_holdout
 from synth.io.publish import RunFolders, StagedParts, publish, read_parts, stage_parts
 from synth.io.readers import source_label
 from synth.runinfo import build_metrics, new_run_id, parquet_metadata
-from synth.sampling import check_conditions, iter_batches, plan_batches
+from synth.sampling import Batch, Identifiers, iter_batches, plan_batches, typed_conditions
 from synth.tabular import Engine, make_engine
 from validation import CheckResult, Verdict, fold
 from validation.expectations import run_batches
 from validation.report import render
 
-_DATA = {"persist_result": False, "cache_policy": NONE}  # tasks that hold rows
 
-
-def _retry_io(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry transient I/O failures, never bad input (a SynthError will fail the same way again)."""
-    try:
-        state.result()
-    except SynthError:
-        return False
-    except Exception:
-        return True
-    return False
-
-
-@task(name="ingest", retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_io, **_DATA)
+@step("ingest", retries=2)
 def ingest(spec: JobSpec) -> tuple[pd.DataFrame, str]:
     frame = read_source(spec.source)
     return frame, source_fingerprint(spec.source, frame)
 
 
-@task(name="contract", **_DATA)
+@step("contract")
 def check_contract(
     frame: pd.DataFrame, spec: JobSpec, fingerprint: str
-) -> tuple[Contract, pd.DataFrame]:
+) -> tuple[Contract, pd.DataFrame, SampleSpec]:
     label = source_label(spec.source)
     contract, typed = build_contract(frame, spec.dataset, label=label, fingerprint=fingerprint)
-    check_conditions(spec.sample, contract)
-    return contract, typed
+    return contract, typed, typed_conditions(spec.sample, contract)
 
 
-@task(name="split", **_DATA)
+@step("split")
 def split(frame: pd.DataFrame, spec: JobSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     return split_holdout(frame, share=spec.split.holdout, seed=spec.split.seed)
 
 
-@task(name="fit", **_DATA)
+@step("fit")
 def fit(train: pd.DataFrame, contract: Contract, spec: JobSpec) -> Engine:
     engine = make_engine(spec.model.engine, spec.model.params)
     get_run_logger().info(
@@ -73,40 +61,45 @@ def fit(train: pd.DataFrame, contract: Contract, spec: JobSpec) -> Engine:
     return engine
 
 
-@task(name="sample", retries=1, retry_condition_fn=_retry_io, **_DATA)
+@step("sample", retries=1)
 def sample(
-    engine: Engine, contract: Contract, real: pd.DataFrame, spec: JobSpec, folders: RunFolders
+    engine: Engine,
+    contract: Contract,
+    real: pd.DataFrame,
+    batches: list[Batch],
+    spec: JobSpec,
+    folders: RunFolders,
 ) -> StagedParts:
     logger = get_run_logger()
-    batches = plan_batches(spec.sample, default_rows=contract.rows)
+    identifiers = Identifiers.for_run(contract, real, seed=spec.sample.seed)
     total = sum(b.rows for b in batches)
-    avoid = {c.name: set(real[c.name].dropna().astype(str)) for c in contract.columns if c.is_faked}
 
-    def progress() -> Any:
+    def logged() -> Iterator[pd.DataFrame]:
         done = 0
-        for frame in iter_batches(engine, batches, contract, avoid=avoid):
+        for frame in iter_batches(engine, batches, contract, identifiers):
             done += len(frame)
             logger.info("sampled %d/%d rows", done, total)
             yield frame
 
     return stage_parts(
-        progress(), folders.staged_parts, contract, rows_per_file=spec.output.rows_per_file
+        logged(), folders.staged_parts, contract, rows_per_file=spec.output.rows_per_file
     )
 
 
-@task(name="expectations", **_DATA)
-def check_expectations(staged: StagedParts, contract: Contract, spec: JobSpec) -> CheckResult:
-    return run_batches(
-        read_parts(staged), contract, spec.checks.expectations, expected_rows=staged.rows
-    )
+@step("expectations")
+def check_expectations(
+    staged: StagedParts, contract: Contract, spec: JobSpec, planned_rows: int
+) -> CheckResult:
+    checks = spec.checks.expectations
+    return run_batches(read_parts(staged), contract, checks, expected_rows=planned_rows)
 
 
-@task(name="gate", persist_result=False)
+@step("gate")
 def gate(results: list[CheckResult]) -> Verdict:
     return fold(results)
 
 
-@task(name="publish", retries=1, retry_condition_fn=_retry_io, persist_result=False)
+@step("publish", retries=1)
 def publish_run(
     folders: RunFolders, staged: StagedParts, verdict: Verdict, metrics: dict, spec: JobSpec
 ) -> str:
@@ -140,12 +133,14 @@ def synthesize(
     )
     folders = RunFolders.new(spec.output.path, spec.name, new_run_id())
     frame, fingerprint = ingest(spec)
-    contract, typed = check_contract(frame, spec, fingerprint)
+    contract, typed, plan = check_contract(frame, spec, fingerprint)
+    batches = plan_batches(plan, default_rows=contract.rows)
     train, holdout = split(typed, spec)
     try:
         model = fit(train, contract, spec)
-        staged = sample(model, contract, typed, spec, folders)
-        verdict = gate([check_expectations(staged, contract, spec)])
+        staged = sample(model, contract, typed, batches, spec, folders)
+        planned = sum(b.rows for b in batches)
+        verdict = gate([check_expectations(staged, contract, spec, planned)])
         metrics = build_metrics(
             spec=spec,
             run_id=folders.run_id,

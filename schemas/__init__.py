@@ -1,7 +1,7 @@
 """Job specs and dataset contracts: pure data models, no heavy imports."""
 
 from schemas.contract import ColumnContract, Contract
-from schemas.errors import DataError, GateFailed, SpecError, SynthError
+from schemas.errors import DataError, GateFailed, InternalError, SpecError, SynthError
 from schemas.load import json_schema, load_spec, spec_from_dict
 from schemas.spec import ColumnSpec, ColumnType, JobSpec, Role
 
@@ -12,6 +12,7 @@ __all__ = [
     "Contract",
     "DataError",
     "GateFailed",
+    "InternalError",
     "JobSpec",
     "Role",
     "SpecError",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DataError", "GateFailed", "SpecError", "SynthError"]
+__all__ = ["DataError", "GateFailed", "InternalError", "SpecError", "SynthError"]
 
 
 class SynthError(Exception):
@@ -31,3 +31,14 @@ class GateFailed(SynthError):
     def __init__(self, message: str, summary: dict | None = None) -> None:
         super().__init__(message)
         self.summary = summary or {}
+
+
+class InternalError(SynthError):
+    """An unexpected failure inside a step, re-raised without the original message (which may
+    quote data). `retryable` marks transient I/O failures that a retry may cure."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from enum import StrEnum
@@ -106,9 +107,18 @@ class DatasetSchema(_Strict):
 class CsvSource(_Strict):
     kind: Literal["csv"] = "csv"
     path: Path
-    delimiter: str = ","
+    delimiter: str = Field(default=",", min_length=1)
     encoding: str = "utf-8"
     na_values: list[str] = Field(default_factory=list)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str) -> str:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r}") from None
+        return encoding
 
 
 class ParquetSource(_Strict):
@@ -195,10 +205,21 @@ class JobSpec(_Strict):
 
     @field_validator("dataset")
     @classmethod
-    def _keys_have_key_types(cls, dataset: DatasetSchema) -> DatasetSchema:
+    def _identifiers_have_identifier_types(cls, dataset: DatasetSchema) -> DatasetSchema:
+        keyish = (ColumnType.numerical, ColumnType.id, ColumnType.categorical)
+        fakeable = (ColumnType.text, ColumnType.id, ColumnType.categorical)
         for name, column in dataset.columns.items():
-            if Role.key in column.roles and column.type in (ColumnType.text, ColumnType.boolean):
+            if Role.key in column.roles and column.type not in keyish:
                 raise ValueError(f"column {name!r}: a key must be numerical, id or categorical")
+            if (
+                Role.pii in column.roles
+                and Role.key not in column.roles
+                and column.type not in fakeable
+            ):
+                raise ValueError(
+                    f"column {name!r}: a pii column must be text, categorical or id (fakes are "
+                    "text); model dates or numbers as quasi_identifier instead"
+                )
         return dataset
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from schemas.spec import PiiKind
 
-__all__ = ["detect_kind", "fake_values", "key_values"]
+__all__ = ["detect_kind", "fake_pool", "key_values", "pick_fakes", "unique_fakes"]
 
 _NAME_HINTS: tuple[tuple[str, PiiKind], ...] = (
     ("email", PiiKind.email),
@@ -46,7 +46,7 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], PiiKind], ...] = (
     (re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I), PiiKind.email),
     (re.compile(r"^\d{3}-\d{2}-\d{4}$"), PiiKind.ssn),
     (re.compile(r"^(\d{1,3}\.){3}\d{1,3}$"), PiiKind.ip),
-    (re.compile(r"^\+?[\d\s().-]{7,20}$"), PiiKind.phone),
+    (re.compile(r"^(?!\d{4}-\d{2}-\d{2})\+?[\d\s().-]{7,20}$"), PiiKind.phone),  # not ISO dates
     (re.compile(r"^[A-Z][a-z]+( [A-Z][a-z.'-]+)+$"), PiiKind.name),
 )
 _FAKERS: dict[PiiKind, Callable] = {
@@ -83,39 +83,69 @@ def detect_kind(name: str, values: pd.Series) -> PiiKind:
     return PiiKind.text
 
 
-def fake_values(
-    kind: PiiKind, rows: int, *, seed: int, avoid: Collection[str] = (), unique: bool = False
-) -> pd.Series:
-    """`rows` fakes of `kind`, none equal to a value in `avoid` (the real column's values)."""
+def fake_pool(
+    kind: PiiKind, *, seed: int, avoid: Collection[str] = (), size: int = _POOL
+) -> np.ndarray:
+    """Up to `size` distinct fakes of `kind`, none equal to a value in `avoid` (the real column).
+
+    Faker's word lists are finite: when the real column covers most of them, the pool is topped
+    up with numbered variants instead of drawing forever.
+    """
     from faker import Faker
 
     faker = Faker("en_US")
     faker.seed_instance(seed)
     make = _FAKERS[kind]
-    wanted = rows if unique else min(rows, _POOL)
-    pool: list[str] = []
-    seen: set[str] = set()
-    attempts = 0
-    while len(pool) < wanted:
-        attempts += 1
+    pool: dict[str, None] = {}  # insertion-ordered set: the pool is the same for the same seed
+    for _ in range(20 * size):
         value = make(faker)
-        if unique and value in seen:
-            value = f"{value}-{attempts}" if kind is not PiiKind.email else f"{attempts}.{value}"
-        if value in avoid or (unique and value in seen):
-            continue
-        pool.append(value)
-        seen.add(value)
-    if unique:
-        return pd.Series(pool, dtype="string")
+        if value not in avoid:
+            pool.setdefault(value)
+        if len(pool) == size:
+            break
+    number = 0
+    while len(pool) < size:
+        number += 1
+        value = _numbered(make(faker), number)
+        if value not in avoid:
+            pool.setdefault(value)
+    return np.asarray(list(pool), dtype=object)
+
+
+def pick_fakes(pool: np.ndarray, rows: int, *, seed: int) -> pd.Series:
+    """`rows` values drawn from `pool` (with repeats, as real identifiers such as names repeat)."""
     picks = np.random.default_rng(seed).integers(0, len(pool), size=rows)
-    return pd.Series(np.asarray(pool, dtype=object)[picks], dtype="string")
+    return pd.Series(pool[picks], dtype="string")
 
 
-def key_values(physical: str, start: int, rows: int, *, seed: int) -> pd.Series:
-    """Fresh keys for global rows [start, start + rows): unique, and the same whatever the batching."""
+def unique_fakes(
+    pool: np.ndarray, start: int, rows: int, *, avoid: Collection[str] = ()
+) -> pd.Series:
+    """Fakes for global rows [start, start + rows), unique across batches: numbered by row."""
+    values = []
+    for row in range(start, start + rows):
+        value = _numbered(pool[row % len(pool)], row + 1)
+        values.append(value if value not in avoid else f"{value}0")
+    return pd.Series(values, dtype="string")
+
+
+def _numbered(value: str, number: int) -> str:
+    if "@" in value:
+        local, _, domain = value.partition("@")
+        return f"{local}.{number}@{domain}"
+    return f"{value} {number}"
+
+
+def key_values(physical: str, start: int, rows: int, *, seed: int, offset: int = 0) -> pd.Series:
+    """Fresh keys for global rows [start, start + rows): unique, and the same whatever the batching.
+
+    Numeric keys count up from `offset` (the largest real key), so none equals a real key.
+    """
     index = np.arange(start, start + rows, dtype=np.int64)
     if physical == "int64":
-        return pd.Series(index + 1, dtype="Int64")
+        return pd.Series(offset + index + 1, dtype="Int64")
+    if physical == "float64":
+        return pd.Series(offset + index + 1, dtype="float64")
     salt = str(seed).encode()
     return pd.Series(
         [

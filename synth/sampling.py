@@ -13,13 +13,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from schemas.contract import Contract
+from schemas.contract import ColumnContract, Contract
 from schemas.errors import DataError, SpecError
 from schemas.spec import SampleSpec
-from synth.pii import fake_values, key_values
+from synth.pii import fake_pool, key_values, pick_fakes, unique_fakes
 from synth.tabular.base import Engine
 
-__all__ = ["Batch", "check_conditions", "conform", "iter_batches", "plan_batches", "sample_batch"]
+__all__ = [
+    "Batch",
+    "Identifiers",
+    "conform",
+    "iter_batches",
+    "plan_batches",
+    "sample_batch",
+    "typed_conditions",
+]
 
 
 @dataclass(frozen=True)
@@ -50,19 +58,62 @@ def plan_batches(plan: SampleSpec, *, default_rows: int) -> list[Batch]:
     return batches
 
 
-def check_conditions(plan: SampleSpec, contract: Contract) -> None:
-    """A condition on a category the real data never had is a spec error, not a sampling failure."""
+def typed_conditions(plan: SampleSpec, contract: Contract) -> SampleSpec:
+    """Condition values typed like their columns; a value the real data never had is a SpecError."""
+    conditions = []
     for i, condition in enumerate(plan.conditions):
-        for name, value in condition.values.items():
-            domain = contract[name].categories
-            if domain is not None and str(value) not in {str(v) for v in domain}:
-                raise SpecError(
-                    f"sample.conditions[{i}]: the value for {name!r} never occurs in the real data"
-                )
+        values = {
+            name: _typed(value, contract[name], i) for name, value in condition.values.items()
+        }
+        conditions.append(condition.model_copy(update={"values": values}))
+    return plan.model_copy(update={"conditions": conditions})
+
+
+def _typed(value: Any, column: ColumnContract, i: int) -> Any:
+    where = f"sample.conditions[{i}]: the value for {column.name!r}"
+    if column.categories is not None:  # categorical and boolean: must be a real category
+        fold = str.lower if column.physical == "bool" else str
+        for category in column.categories:
+            if fold(str(category)) == fold(str(value)):
+                return category
+        raise SpecError(f"{where} never occurs in the real data")
+    try:
+        if column.physical == "timestamp":
+            return pd.Timestamp(value)
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(f"{where} is not a {column.type.value} value") from None
+    return round(number) if column.physical == "int64" else number
+
+
+@dataclass(frozen=True)
+class Identifiers:
+    """What replaces the unmodelled columns: fake pools (drawn once per run) and key offsets."""
+
+    pools: Mapping[str, np.ndarray]
+    avoid: Mapping[str, set[str]]
+    offsets: Mapping[str, int]
+
+    @classmethod
+    def for_run(cls, contract: Contract, real: pd.DataFrame, *, seed: int) -> Identifiers:
+        avoid = {
+            c.name: set(real[c.name].dropna().astype(str)) for c in contract.columns if c.is_faked
+        }
+        pools = {
+            c.name: fake_pool(c.pii_kind, seed=seed + i, avoid=avoid[c.name])
+            for i, c in enumerate(contract.columns)
+            if c.is_faked
+        }
+        offsets = {
+            c.name: int(c.maximum) if c.maximum is not None else 0
+            for c in contract.columns
+            if c.is_generated_key
+        }
+        return cls(pools, avoid, offsets)
 
 
 def sample_batch(
-    engine: Engine, batch: Batch, contract: Contract, *, avoid: Mapping[str, set[str]]
+    engine: Engine, batch: Batch, contract: Contract, identifiers: Identifiers
 ) -> pd.DataFrame:
     """One batch of finished rows: modelled columns from the engine, fresh keys, fake identifiers."""
     modelled = engine.sample(batch.rows, seed=batch.seed, conditions=batch.conditions or None)
@@ -74,12 +125,19 @@ def sample_batch(
             columns[column.name] = modelled[column.name].reset_index(drop=True)
         elif column.is_generated_key:
             columns[column.name] = key_values(
-                column.physical, batch.start, batch.rows, seed=batch.seed
+                column.physical,
+                batch.start,
+                batch.rows,
+                seed=batch.seed,
+                offset=identifiers.offsets[column.name],
             )
+        elif column.spec.constraints.unique:
+            pool = identifiers.pools[column.name]
+            avoid = identifiers.avoid[column.name]
+            columns[column.name] = unique_fakes(pool, batch.start, batch.rows, avoid=avoid)
         else:
-            columns[column.name] = fake_values(
-                column.pii_kind, batch.rows, seed=batch.seed + i, avoid=avoid.get(column.name, ())
-            )
+            pool = identifiers.pools[column.name]
+            columns[column.name] = pick_fakes(pool, batch.rows, seed=batch.seed + i)
     return conform(pd.DataFrame(columns), contract)
 
 
@@ -103,7 +161,7 @@ def conform(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
 
 
 def iter_batches(
-    engine: Engine, batches: list[Batch], contract: Contract, *, avoid: Mapping[str, set[str]]
+    engine: Engine, batches: list[Batch], contract: Contract, identifiers: Identifiers
 ) -> Iterator[pd.DataFrame]:
     for batch in batches:
-        yield sample_batch(engine, batch, contract, avoid=avoid)
+        yield sample_batch(engine, batch, contract, identifiers)

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 
 from schemas.contract import ColumnContract, Contract
-from schemas.errors import DataError
+from schemas.errors import DataError, SpecError
 from schemas.spec import ColumnSpec, ColumnType, DatasetSchema, Role
 from synth.pii import detect_kind
 
-__all__ = ["build_contract", "coerce_column"]
+__all__ = ["build_contract", "coerce_column", "to_number"]
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
@@ -53,7 +53,7 @@ def coerce_column(values: pd.Series, spec: ColumnSpec, *, name: str, label: str)
     """Type one column as declared; raise a DataError counting the values that do not parse."""
     present = values.notna()
     if spec.type is ColumnType.numerical:
-        typed = pd.to_numeric(values, errors="coerce")
+        typed = to_number(values)
         _count_bad(present & typed.isna(), name, label, "cannot be read as numbers")
         typed = typed.astype("float64")
         finite = typed.dropna()
@@ -70,13 +70,9 @@ def coerce_column(values: pd.Series, spec: ColumnSpec, *, name: str, label: str)
         _count_bad(present & typed.isna(), name, label, "are not booleans")
         return typed
     if spec.type is ColumnType.datetime:
-        typed = pd.to_datetime(values, errors="coerce", format=spec.datetime_format or "mixed")
-        if getattr(typed.dt, "tz", None) is not None:
-            typed = typed.dt.tz_convert("UTC").dt.tz_localize(None)
-        _count_bad(present & typed.isna(), name, label, "cannot be read as dates")
-        return typed.astype("datetime64[us]")
+        return _to_datetime(values, spec, name=name, label=label)
     if spec.type is ColumnType.id or (Role.key in spec.roles and spec.type is ColumnType.numerical):
-        numbers = pd.to_numeric(values, errors="coerce")
+        numbers = to_number(values)
         if numbers.notna().sum() == present.sum() and np.array_equal(
             numbers.dropna(), np.round(numbers.dropna())
         ):
@@ -84,6 +80,48 @@ def coerce_column(values: pd.Series, spec: ColumnSpec, *, name: str, label: str)
     return (
         values.astype("string").str.strip() if values.dtype == object else values.astype("string")
     )
+
+
+# pandas' to_numeric crashes the interpreter on some huge exponents ("1e88174593380"): only text
+# shaped like a number of sane magnitude reaches it; anything else counts as unparseable.
+_NUMBER = r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?\s*$|^\s*[+-]?(?:inf|nan)\s*$"
+
+
+def to_number(values: pd.Series) -> pd.Series:
+    """Numbers from numbers or text; unparseable text becomes NaN (callers count it)."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return pd.to_numeric(values, errors="coerce")
+    text = values.astype("string")
+    shaped = text.str.match(_NUMBER, case=False).fillna(False).astype(bool)
+    return pd.to_numeric(text.where(shaped).astype(object), errors="coerce")
+
+
+# Timestamps are stored as microseconds but SDV and pandas work in nanoseconds: keep to that range.
+_EARLIEST, _LATEST = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
+
+
+def _to_datetime(values: pd.Series, spec: ColumnSpec, *, name: str, label: str) -> pd.Series:
+    present = values.notna()
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        typed = values.dt.tz_convert("UTC").dt.tz_localize(None) if values.dt.tz else values
+        typed = typed.astype("datetime64[us]")
+    else:
+        try:
+            parsed = pd.to_datetime(
+                values, errors="coerce", utc=True, format=spec.datetime_format or "mixed"
+            )
+        except ValueError:
+            raise SpecError(
+                f"schema.columns.{name}.datetime_format: not a usable strftime format"
+            ) from None
+        typed = parsed.dt.tz_localize(None).astype("datetime64[us]")
+    _count_bad(present & typed.isna(), name, label, "cannot be read as dates")
+    outside = int(((typed < _EARLIEST) | (typed > _LATEST)).sum())
+    if outside:
+        raise DataError(
+            f"{label}: column {name!r}: {outside} dates outside the supported range 1678-2261"
+        )
+    return typed
 
 
 def _count_bad(mask: pd.Series, name: str, label: str, what: str) -> None:
@@ -115,7 +153,8 @@ def _column_contract(values: pd.Series, name: str, spec: ColumnSpec, label: str)
         if dupes:
             raise DataError(f"{label}: column {name!r}: {dupes} duplicate values in a unique key")
     minimum = maximum = None
-    if spec.type is ColumnType.numerical and values.notna().any():
+    numeric = pd.api.types.is_numeric_dtype(values.dtype)
+    if numeric and not pd.api.types.is_bool_dtype(values.dtype) and values.notna().any():
         minimum, maximum = float(values.min()), float(values.max())
         below = int((values < c.min).sum()) if c.min is not None else 0
         above = int((values > c.max).sum()) if c.max is not None else 0

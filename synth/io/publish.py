@@ -170,17 +170,21 @@ def publish(
     documents: dict[str, str],
     compression: str,
 ) -> Path:
-    """Seal data and documents (report.html, metrics.json) and move the run into place atomically."""
-    assembled = folders.staging / "run"
-    seal_parts(staged, assembled / "data", metadata=metadata, compression=compression)
-    for name, text in documents.items():
-        _write_text_synced(assembled / name, text)
-    _fsync_dir(assembled / "data")
-    _fsync_dir(assembled)
+    """Seal data and documents (report.html, metrics.json) and move the run into place atomically.
+
+    Safe to retry: a run already renamed into place is not written again, only pointed to.
+    """
     target = folders.final if passed else folders.quarantine
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(assembled, target)
-    _fsync_dir(target.parent)
+    if not target.exists():
+        assembled = folders.staging / "run"
+        seal_parts(staged, assembled / "data", metadata=metadata, compression=compression)
+        for name, text in documents.items():
+            _write_text_synced(assembled / name, text)
+        _fsync_dir(assembled / "data")
+        _fsync_dir(assembled)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(assembled, target)
+        _fsync_dir(target.parent)
     if passed:
         _point_latest(folders)
     folders.discard_staging()

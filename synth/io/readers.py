@@ -69,6 +69,7 @@ def _read_csv(source: CsvSource) -> pd.DataFrame:
             sep=source.delimiter,
             encoding=source.encoding,
             dtype=str,
+            index_col=False,  # a trailing delimiter must not shift the columns into an index
             na_values=source.na_values or None,
             keep_default_na=True,
             skipinitialspace=True,

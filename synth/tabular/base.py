@@ -42,12 +42,14 @@ class Engine(Protocol):
     ) -> pd.DataFrame:
         """`rows` new rows; every row matches `conditions` exactly when given."""
 
-    def save(self, directory: Path) -> None:
-        """Write the fitted model into `directory` (which exists and is empty), with a manifest."""
+    def save(self, directory: Path) -> str:
+        """Write the fitted model into `directory` (which exists and is empty) with a manifest;
+        return the manifest's SHA-256, for the caller to record apart from the model."""
 
     @classmethod
-    def load(cls, directory: Path) -> Engine:
-        """Read a model that `save` wrote, after checking its manifest's hashes."""
+    def load(cls, directory: Path, *, manifest_sha256: str) -> Engine:
+        """Read a model that `save` wrote, once its manifest matches the hash `save` returned and
+        every file matches the manifest."""
 
     def info(self) -> dict[str, Any]:
         """Name, parameters and fit statistics: aggregates only."""
@@ -63,7 +65,12 @@ def make_engine(name: str, params: Mapping[str, Any] | None = None) -> Engine:
         ) from None
     module, cls_name = target.split(":")
     cls = getattr(importlib.import_module(module), cls_name)
-    return cls(**dict(params or {}))
+    try:
+        return cls(**dict(params or {}))
+    except (TypeError, ValueError) as exc:
+        raise SpecError(
+            f"model.params: not accepted by engine {name} ({type(exc).__name__})"
+        ) from None
 
 
 def file_sha256(path: Path) -> str:
@@ -74,19 +81,28 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(directory: Path, *, engine: str, info: Mapping[str, Any]) -> None:
-    """Record every file's hash beside the model, so `read_manifest` can refuse a tampered one."""
+def write_manifest(directory: Path, *, engine: str, info: Mapping[str, Any]) -> str:
+    """Record every file's hash in a manifest; return the manifest's own hash.
+
+    The manifest proves the files match it; the returned hash, kept by the caller (the model
+    store) apart from the model, proves the manifest itself was not rewritten.
+    """
     files = {p.name: file_sha256(p) for p in sorted(directory.iterdir()) if p.name != MANIFEST}
     manifest = {"engine": engine, "files": files, "info": dict(info)}
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    return file_sha256(directory / MANIFEST)
 
 
-def read_manifest(directory: Path, *, engine: str) -> dict[str, Any]:
-    """The manifest, once every listed file matches its recorded hash and no file is unlisted."""
+def read_manifest(directory: Path, *, engine: str, manifest_sha256: str) -> dict[str, Any]:
+    """The manifest, once it matches `manifest_sha256`, every listed file matches its hash, and
+    no file is unlisted. Only then may a caller unpickle anything in `directory`."""
     try:
-        manifest = json.loads((directory / MANIFEST).read_text())
+        raw = (directory / MANIFEST).read_bytes()
+        manifest = json.loads(raw)
     except (OSError, ValueError):
         raise SynthError(f"{directory}: no readable model manifest") from None
+    if hashlib.sha256(raw).hexdigest() != manifest_sha256:
+        raise SynthError(f"{directory / MANIFEST}: hash mismatch; refusing to load the model")
     if manifest.get("engine") != engine:
         raise SynthError(f"{directory}: model was saved by engine {manifest.get('engine')!r}")
     present = {p.name for p in directory.iterdir() if p.name != MANIFEST}

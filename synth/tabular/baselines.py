@@ -99,15 +99,15 @@ class IndependentEngine:
                 )
         return pd.DataFrame(out)
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path) -> str:
         (directory / "marginals.json").write_text(
             json.dumps({"rows": self._rows, "columns": self._columns}, default=str)
         )
-        write_manifest(directory, engine=self.name, info=self.info())
+        return write_manifest(directory, engine=self.name, info=self.info())
 
     @classmethod
-    def load(cls, directory: Path) -> IndependentEngine:
-        manifest = read_manifest(directory, engine=cls.name)
+    def load(cls, directory: Path, *, manifest_sha256: str) -> IndependentEngine:
+        manifest = read_manifest(directory, engine=cls.name, manifest_sha256=manifest_sha256)
         engine = cls(**manifest["info"]["params"])
         state = json.loads((directory / "marginals.json").read_text())
         engine._rows, engine._columns = state["rows"], state["columns"]
@@ -145,14 +145,14 @@ class BootstrapEngine:
         picks = np.random.default_rng(seed).integers(0, len(pool), size=rows)
         return pool.iloc[picks].reset_index(drop=True)
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path) -> str:
         assert self._train is not None, "fit first"
         self._train.to_parquet(directory / "rows.parquet", index=False)
-        write_manifest(directory, engine=self.name, info=self.info())
+        return write_manifest(directory, engine=self.name, info=self.info())
 
     @classmethod
-    def load(cls, directory: Path) -> BootstrapEngine:
-        read_manifest(directory, engine=cls.name)
+    def load(cls, directory: Path, *, manifest_sha256: str) -> BootstrapEngine:
+        read_manifest(directory, engine=cls.name, manifest_sha256=manifest_sha256)
         engine = cls()
         engine._train = pd.read_parquet(directory / "rows.parquet")
         return engine

@@ -91,13 +91,22 @@ class _SDVEngine:
     def fit(self, train: pd.DataFrame, contract: Contract, *, seed: int) -> None:
         try:
             self._model = self._sdv_class()(sdv_metadata(contract), **self.params)
-        except TypeError as exc:
-            raise SpecError(f"model.params: not accepted by engine {self.name} ({exc})") from None
+        except (TypeError, ValueError) as exc:
+            raise SpecError(
+                f"model.params: not accepted by engine {self.name} ({type(exc).__name__})"
+            ) from None
         seed_everything(seed)
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self._model.fit({TABLE: to_plain(train)})
+            try:
+                self._model.fit({TABLE: to_plain(train)})
+            except TypeError:
+                if not self.params:
+                    raise
+                raise SpecError(
+                    f"model.params: a value has the wrong type for engine {self.name}"
+                ) from None
         self._fit_seconds = time.perf_counter() - started
         self._rows = len(train)
 
@@ -120,13 +129,14 @@ class _SDVEngine:
         frame = next(iter(out.values())) if isinstance(out, dict) else out
         return frame.reset_index(drop=True)
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path) -> str:
         self._model.save(str(directory / MODEL_FILE))
-        write_manifest(directory, engine=self.name, info=self.info())
+        return write_manifest(directory, engine=self.name, info=self.info())
 
     @classmethod
-    def load(cls, directory: Path) -> _SDVEngine:
-        manifest = read_manifest(directory, engine=cls.name)  # hash-checked before unpickling
+    def load(cls, directory: Path, *, manifest_sha256: str) -> _SDVEngine:
+        # Hash-checked before unpickling: a pickle runs code when loaded.
+        manifest = read_manifest(directory, engine=cls.name, manifest_sha256=manifest_sha256)
         engine = cls(**manifest["info"].get("params", {}))
         from sdv.utils import load_synthesizer
 

@@ -67,6 +67,13 @@ CASES = {
     "wrong type": (_wrong_type, [], "column 'age': 1 of 1200 values cannot be read as numbers"),
     "duplicate key": (_duplicate_key, [], "column 'record_id': 1 duplicate values"),
     "unknown engine": (write_job, ["--engine", "magic"], "model.engine: unknown engine"),
+    "engine params": (
+        lambda f: _edit_spec(
+            f, lambda r: r.update(model={"engine": "independent", "params": {"epochs": 3}})
+        ),
+        [],
+        "model.params: not accepted by engine independent",
+    ),
     "unseen condition value": (
         lambda f: _edit_spec(
             f,
@@ -115,6 +122,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     lines = _error_lines(err)
     assert code == 2, err
     assert len(lines) == 1 and expected in lines[0], err
+    assert "Traceback" not in err  # Prefect logs the failed run, without a traceback
     assert not out.exists()
 
 

@@ -126,14 +126,16 @@ def test_canary_pii_never_leaves_the_input(
 ) -> None:
     frame = adult()
     real_names, real_emails = set(frame["full_name"]), set(frame["email"])
+    # bootstrap copies training rows verbatim: the hardest case for the identifier columns.
+    # (Published today; quarantined once a privacy gate exists. Either way nothing may leak.)
     spec = write_job(tmp_path / "job", frame, model={"engine": "bootstrap"})
     code, summary = _run_json(capsys, "run", str(spec))
     logs = capsys.readouterr()
-    assert code == 0
+    assert code in (0, 1)
     output = pq.read_table(summary["data"]).to_pandas()
     assert not set(output["full_name"]) & real_names and not set(output["email"]) & real_emails
     assert not set(output["record_id"]) & set(frame["record_id"])
-    searched = [p for p in (Path(summary["output"]).parent.rglob("*")) if p.is_file()]
+    searched = [p for p in (tmp_path / "job" / "out").rglob("*") if p.is_file()]
     searched += [p for p in prefect_home.rglob("*") if p.is_file()]
     database = prefect_home / "prefect.db"
     assert b"synthesize" in database.read_bytes()  # the search below covers the server's records

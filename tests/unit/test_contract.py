@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -89,3 +90,31 @@ def test_booleans_and_dates_parse() -> None:
     contract, typed = build_contract(frame, schema, label="d")
     assert typed["flag"].tolist()[:2] == [True, False]
     assert contract["when"].physical == "timestamp"
+
+
+def test_huge_exponents_count_as_bad_numbers_instead_of_crashing() -> None:
+    frame = pd.DataFrame({"age": ["42", "1e88174593380", "99e88174593380"]})
+    schema = DatasetSchema(columns={"age": {"type": "numerical"}})
+    with pytest.raises(DataError, match="'age': 2 of 3 values cannot be read as numbers"):
+        build_contract(frame, schema, label="d.csv")
+
+
+def test_dates_with_mixed_offsets_parse_and_far_future_dates_are_refused() -> None:
+    schema = DatasetSchema(columns={"when": {"type": "datetime"}})
+    mixed = pd.DataFrame({"when": ["2024-01-02T10:00:00+01:00", "2024-01-02T10:00:00-05:00"]})
+    _, typed = build_contract(mixed, schema, label="d")
+    assert typed["when"].tolist() == [
+        pd.Timestamp("2024-01-02 09:00"),
+        pd.Timestamp("2024-01-02 15:00"),
+    ]
+    far = pd.DataFrame({"when": np.array(["2020-01-01", "2999-07-14"], dtype="datetime64[us]")})
+    with pytest.raises(DataError, match="'when': 1 dates outside the supported range"):
+        build_contract(far, schema, label="d")
+
+
+def test_a_bad_datetime_format_is_a_spec_error() -> None:
+    from schemas import SpecError
+
+    schema = DatasetSchema(columns={"when": {"type": "datetime", "datetime_format": "%Q"}})
+    with pytest.raises(SpecError, match=r"schema.columns.when.datetime_format"):
+        build_contract(pd.DataFrame({"when": ["2020"]}), schema, label="d")

@@ -46,14 +46,25 @@ def test_broken_synthetic_data_fails_with_counts_not_values(real, corrupt, reaso
     assert "Martian" not in text and "partial_unexpected" not in text
 
 
-def test_counts_add_up_across_batches_including_cross_batch_duplicates(real) -> None:
-    contract, typed = real
+def test_counts_add_up_across_batches_including_cross_batch_duplicates() -> None:
+    columns = {**COLUMNS, "email": {"type": "text", "role": "pii", "constraints": {"unique": True}}}
+    contract, typed = build_contract(adult(400), DatasetSchema(columns=columns), label="t")
     run = ExpectationRun(contract, ExpectationChecks(), expected_rows=800)
     run.update(typed)
-    run.update(typed)  # the same keys again: unique within each batch, duplicated across
+    run.update(typed)  # the same emails again: unique within each batch, duplicated across
     result = run.result()
     assert result.metrics["rows"] == 800
-    assert any("unique of column 'record_id': 400" in r for r in result.reasons)
+    assert any("unique of column 'email': 400 of 800" in r for r in result.reasons)
+
+
+def test_nulls_are_not_duplicates_and_row_count_is_checked(real) -> None:
+    columns = {"code": {"type": "categorical", "constraints": {"unique": True}}}
+    frame = pd.DataFrame({"code": ["a", "b", None, None, "c"]})
+    contract, typed = build_contract(frame, DatasetSchema(columns=columns), label="t")
+    assert check(typed, typed, None, contract, ExpectationChecks(null_share_tolerance=0.5)).passed
+    run = ExpectationRun(contract, ExpectationChecks(null_share_tolerance=0.5), expected_rows=9)
+    run.update(typed)
+    assert "row count: 5 rows, 9 planned" in run.result().reasons
 
 
 def test_tolerance_lets_a_small_share_through(real) -> None:

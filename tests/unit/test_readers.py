@@ -23,6 +23,12 @@ def test_malformed_csv_names_file_and_line(tmp_path: Path) -> None:
         read_source(CsvSource(path=path))
 
 
+def test_trailing_delimiters_do_not_shift_columns(tmp_path: Path) -> None:
+    path = tmp_path / "trailing.csv"
+    path.write_text("a,b\n1,2,\n3,4,\n")
+    assert read_source(CsvSource(path=path)).to_dict("list") == {"a": ["1", "3"], "b": ["2", "4"]}
+
+
 def test_empty_file_is_a_data_error(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("")

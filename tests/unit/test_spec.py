@@ -35,6 +35,12 @@ def test_example_spec_loads_with_roles_and_anchored_paths() -> None:
         (lambda r: r["sample"].update(conditions=[{"values": {"email": "x"}, "rows": 3}]), "email"),
         (lambda r: r.update(name="Bad Name"), "name"),
         (lambda r: r["sample"].update(rows=0), "sample.rows: 0 rows and no conditions"),
+        (lambda r: r["source"].update(encoding="klingon"), "source.csv.encoding"),
+        (lambda r: r["source"].update(delimiter=""), "source.csv.delimiter"),
+        (
+            lambda r: r["schema"]["columns"].update(dob={"type": "datetime", "role": "pii"}),
+            "column 'dob': a pii column must be text, categorical or id",
+        ),
         (
             lambda r: r["sample"].update(conditions=[{"values": {"age": 120}, "rows": 3}]),
             "the value for 'age' breaks its declared constraints",

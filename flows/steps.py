@@ -1,0 +1,83 @@
+"""How a plain function becomes a Prefect task here: `@step` adds retries for transient I/O,
+keeps rows out of Prefect's result store, and never lets a foreign error message (which may quote
+data) reach Prefect's logs or database."""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from schemas.errors import InternalError, SynthError
+
+__all__ = ["step"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def step(name: str, *, retries: int = 0) -> Callable[[F], Any]:
+    """A task that holds rows: no persisted result, no cache key over its inputs, sanitized errors."""
+
+    def decorate(fn: F) -> Any:
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except SynthError:
+                raise
+            except Exception as exc:
+                if os.environ.get("SYNTH_DEBUG"):
+                    raise
+                raise _sanitized(name, exc) from None
+
+        return task(
+            name=name,
+            retries=retries,
+            retry_delay_seconds=2,
+            retry_condition_fn=_transient,
+            persist_result=False,
+            cache_policy=NONE,
+        )(guarded)
+
+    return decorate
+
+
+def _sanitized(step_name: str, exc: Exception) -> InternalError:
+    if isinstance(exc, OSError):
+        code = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+        return InternalError(f"{step_name}: I/O error ({code})", retryable=True)
+    return InternalError(
+        f"{step_name}: unexpected {type(exc).__name__}; set SYNTH_DEBUG=1 for the details"
+    )
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only what a retry may cure: I/O errors. Bad input fails the same way again."""
+    try:
+        state.result()
+    except InternalError as exc:
+        return exc.retryable
+    except Exception:
+        return False
+    return False
+
+
+class _NoTracebackForSynthErrors(logging.Filter):
+    """SynthError messages are one value-free line: spare the console and the run logs the
+    traceback Prefect attaches to every failed run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], SynthError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+for _logger in ("prefect.task_runs", "prefect.flow_runs"):
+    logging.getLogger(_logger).addFilter(_NoTracebackForSynthErrors())
