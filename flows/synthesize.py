@@ -168,7 +168,7 @@ def synthesize(
 
 
 def overrides(**values: Any) -> dict[str, Any]:
-    """Command-line flags as dotted spec fields; an engine switch drops the old engine's params."""
+    """Command-line flags as dotted spec fields (`load_spec` applies them)."""
     fields = {
         "source": "source.path",
         "out": "output.path",
@@ -176,10 +176,7 @@ def overrides(**values: Any) -> dict[str, Any]:
         "rows": "sample.rows",
         "seed": "sample.seed",
     }
-    dotted = {fields[k]: v for k, v in values.items() if v is not None}
-    if "model.engine" in dotted:
-        dotted["model.params"] = {}
-    return dotted
+    return {fields[k]: v for k, v in values.items() if v is not None}
 
 
 def _summary(

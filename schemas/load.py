@@ -17,7 +17,8 @@ __all__ = ["json_schema", "load_spec", "spec_from_dict"]
 def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> JobSpec:
     """Load and validate the spec at `path`; relative paths inside it are relative to its folder.
 
-    `overrides` maps dotted field names (`model.engine`, `sample.rows`) to values, as the CLI passes.
+    `overrides` maps dotted field names (`model.engine`, `sample.rows`) to values, as the CLI passes;
+    switching the engine drops the spec's `model.params`.
     """
     path = Path(path)
     try:
@@ -34,9 +35,13 @@ def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> J
         raise SpecError(f"{path}: not valid YAML{where}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a spec must be a YAML mapping")
+    model = raw.get("model")
+    engine = model.get("engine", "gaussian_copula") if isinstance(model, dict) else None
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(raw, dotted, value)
+    if (overrides or {}).get("model.engine") not in (None, engine):
+        raw["model"]["params"] = {}  # another engine's parameters would not fit it
     return spec_from_dict(raw, label=str(path), base_dir=path.parent)
 
 

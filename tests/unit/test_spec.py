@@ -57,12 +57,13 @@ def test_invalid_spec_is_one_line_naming_the_field(tmp_path: Path, mutate, field
     assert "\n" not in message
 
 
-def test_overrides_replace_fields(tmp_path: Path) -> None:
-    job = load_spec(
-        _write(tmp_path, spec(tmp_path / "data.csv")),
-        overrides={"model.engine": "independent", "sample.rows": 7},
-    )
-    assert (job.model.engine, job.sample.rows) == ("independent", 7)
+def test_overrides_replace_fields_and_an_engine_switch_drops_params(tmp_path: Path) -> None:
+    raw = spec(tmp_path / "data.csv")
+    raw["model"] = {"engine": "ctgan", "params": {"epochs": 3}}
+    path = _write(tmp_path, raw)
+    job = load_spec(path, overrides={"model.engine": "independent", "sample.rows": 7})
+    assert (job.model.engine, job.model.params, job.sample.rows) == ("independent", {}, 7)
+    assert load_spec(path, overrides={"model.engine": "ctgan"}).model.params == {"epochs": 3}
 
 
 def test_committed_json_schema_matches_the_models() -> None:
