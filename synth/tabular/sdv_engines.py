@@ -89,9 +89,11 @@ class _SDVEngine:
         return getattr(single_table, cls._class_name)
 
     def fit(self, train: pd.DataFrame, contract: Contract, *, seed: int) -> None:
+        from sdv.errors import SynthesizerInputError
+
         try:
             self._model = self._sdv_class()(sdv_metadata(contract), **self.params)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, SynthesizerInputError) as exc:
             raise SpecError(
                 f"model.params: not accepted by engine {self.name} ({type(exc).__name__})"
             ) from None
