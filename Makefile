@@ -39,6 +39,7 @@ schema: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/engines.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache
