@@ -83,22 +83,19 @@ def _print_json(payload: dict[str, Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from schemas import load_spec
+    from schemas.load import flag_overrides, load_spec
 
-    absolute = {
-        k: str(Path(v).resolve()) if v else None
-        for k, v in (("source", args.source), ("out", args.out))
+    parameters = {
+        "source": str(Path(args.source).resolve()) if args.source else None,
+        "out": str(Path(args.out).resolve()) if args.out else None,
+        "engine": args.engine,
+        "rows": args.rows,
+        "seed": args.seed,
     }
-    from flows.synthesize import overrides, synthesize
+    # Fail fast on a bad spec, before Prefect is imported or any server starts.
+    load_spec(args.spec, overrides=flag_overrides(**parameters))
+    from flows.synthesize import synthesize
 
-    parameters = dict(
-        source=absolute["source"],
-        out=absolute["out"],
-        engine=args.engine,
-        rows=args.rows,
-        seed=args.seed,
-    )
-    load_spec(args.spec, overrides=overrides(**parameters))  # fail fast, before any server starts
     summary = synthesize(spec_path=str(Path(args.spec).resolve()), **parameters)
     if args.json:
         _print_json(summary)

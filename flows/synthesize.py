@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.steps import step
 from schemas import Contract, GateFailed, JobSpec, load_spec
+from schemas.load import flag_overrides
 from schemas.spec import SampleSpec
 from synth.io import build_contract, read_source, source_fingerprint, split_holdout
 from synth.io.publish import RunFolders, StagedParts, publish, read_parts, stage_parts
@@ -129,7 +130,8 @@ def synthesize(
 ) -> dict[str, Any]:
     """Run one job: ingest, contract, split, fit, sample, check, gate, publish (or quarantine)."""
     spec = load_spec(
-        spec_path, overrides=overrides(source=source, out=out, engine=engine, rows=rows, seed=seed)
+        spec_path,
+        overrides=flag_overrides(source=source, out=out, engine=engine, rows=rows, seed=seed),
     )
     folders = RunFolders.new(spec.output.path, spec.name, new_run_id())
     frame, fingerprint = ingest(spec)
@@ -165,18 +167,6 @@ def synthesize(
             f"gate failed, run quarantined at {target}: {'; '.join(verdict.reasons)}", summary
         )
     return summary
-
-
-def overrides(**values: Any) -> dict[str, Any]:
-    """Command-line flags as dotted spec fields (`load_spec` applies them)."""
-    fields = {
-        "source": "source.path",
-        "out": "output.path",
-        "engine": "model.engine",
-        "rows": "sample.rows",
-        "seed": "sample.seed",
-    }
-    return {fields[k]: v for k, v in values.items() if v is not None}
 
 
 def _summary(

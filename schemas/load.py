@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from schemas.errors import SpecError
 from schemas.spec import JobSpec
 
-__all__ = ["json_schema", "load_spec", "spec_from_dict"]
+__all__ = ["flag_overrides", "json_schema", "load_spec", "spec_from_dict"]
 
 
 def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> JobSpec:
@@ -43,6 +43,20 @@ def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> J
     if (overrides or {}).get("model.engine") not in (None, engine):
         raw["model"]["params"] = {}  # another engine's parameters would not fit it
     return spec_from_dict(raw, label=str(path), base_dir=path.parent)
+
+
+_FLAGS = {
+    "source": "source.path",
+    "out": "output.path",
+    "engine": "model.engine",
+    "rows": "sample.rows",
+    "seed": "sample.seed",
+}
+
+
+def flag_overrides(**flags: Any) -> dict[str, Any]:
+    """Command-line flags (`source`, `out`, `engine`, `rows`, `seed`) as dotted spec fields."""
+    return {_FLAGS[name]: value for name, value in flags.items() if value is not None}
 
 
 def spec_from_dict(raw: dict[str, Any], *, label: str, base_dir: Path) -> JobSpec:

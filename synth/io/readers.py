@@ -32,15 +32,10 @@ def source_fingerprint(source: SourceSpec, frame: pd.DataFrame | None = None) ->
     """Content hash of the source: file bytes for files, the loaded rows for a SQL query."""
     digest = hashlib.sha256()
     if isinstance(source, CsvSource | ParquetSource):
-        files = (
-            sorted(p for p in source.path.rglob("*") if p.is_file())
-            if source.path.is_dir()
-            else [source.path]
-        )
+        root = source.path
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
         for file in files:
-            digest.update(
-                str(file.relative_to(source.path) if source.path.is_dir() else "").encode()
-            )
+            digest.update(file.relative_to(root).as_posix().encode() if root.is_dir() else b"")
             with file.open("rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
