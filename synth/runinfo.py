@@ -70,6 +70,7 @@ def build_metrics(
             "versions": package_versions(),
         },
         "contract": contract.summary(),
+        "contract_notes": list(contract.notes),
         "verdict": verdict,
     }
 

@@ -44,6 +44,7 @@ def render(metrics: dict[str, Any]) -> str:
         )
         parts.append(_table(check["details"]) if check["details"] else _table([check["metrics"]]))
     parts.append("<h2>Contract</h2>")
+    parts += [f"<p>{escape(note)}</p>" for note in metrics.get("contract_notes", [])]
     parts.append(_table(metrics["contract"]))
     parts.append("<h2>Run</h2>")
     parts.append(_table([{"field": k, "value": v} for k, v in run.items()]))

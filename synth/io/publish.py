@@ -21,7 +21,15 @@ import pyarrow.parquet as pq
 
 from schemas.contract import Contract
 
-__all__ = ["RunFolders", "StagedParts", "arrow_schema", "publish", "seal_parts", "stage_parts"]
+__all__ = [
+    "RunFolders",
+    "StagedParts",
+    "arrow_schema",
+    "publish",
+    "read_parts",
+    "seal_parts",
+    "stage_parts",
+]
 
 _ARROW = {
     "int64": pa.int64(),
