@@ -79,6 +79,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def _cell(value: Any) -> str:
+    if value is None:
+        return "&ndash;"
     if value is True:
         return "<span class=pass>yes</span>"
     if value is False:
