@@ -25,16 +25,14 @@ def examples_dir() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # GX sets its own off where it is imported
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The embedded server migrates a fresh database on first start: 30-60 s on a small machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     try:
         return args.command(args)
     except KeyboardInterrupt:
-        _fail("interrupted", None)
-        return EXIT_INTERNAL
+        return _fail(args, "interrupted", EXIT_INTERNAL)
     except Exception as exc:  # the one place errors become exit codes
         return _handle(exc, args)
 
@@ -42,40 +40,30 @@ def main(argv: list[str] | None = None) -> int:
 def _handle(exc: Exception, args: argparse.Namespace) -> int:
     from schemas.errors import GateFailed, SynthError
 
-    if isinstance(exc, GateFailed):
-        if getattr(args, "json", False):
-            _print_json(exc.summary)
-        else:
-            _fail(str(exc), None)
+    if isinstance(exc, GateFailed) and getattr(args, "json", False):
+        _print_json(exc.summary)
         return EXIT_GATE
     if isinstance(exc, SynthError):
-        _fail(
-            str(exc),
-            getattr(args, "json", False) and {"status": "error", "exit_code": exc.exit_code},
-        )
-        return exc.exit_code
+        return _fail(args, str(exc), exc.exit_code)
     if os.environ.get("SYNTH_DEBUG"):
         raise exc
     if isinstance(exc, RuntimeError) and "ephemeral Prefect API server" in str(exc):
-        _fail(
+        message = (
             "Prefect's embedded server did not start in time; retry, raise "
-            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or set PREFECT_API_URL",
-            getattr(args, "json", False) and {"status": "error", "exit_code": EXIT_INTERNAL},
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or set PREFECT_API_URL"
         )
-        return EXIT_INTERNAL
-    # Messages of foreign exceptions may quote data: name the type only.
-    _fail(
-        f"internal error ({type(exc).__name__}); set SYNTH_DEBUG=1 for a traceback",
-        getattr(args, "json", False) and {"status": "error", "exit_code": EXIT_INTERNAL},
-    )
-    return EXIT_INTERNAL
+    else:  # messages of foreign exceptions may quote data: name the type only
+        message = f"internal error ({type(exc).__name__}); set SYNTH_DEBUG=1 for a traceback"
+    return _fail(args, message, EXIT_INTERNAL)
 
 
-def _fail(message: str, payload: dict[str, Any] | bool | None) -> None:
+def _fail(args: argparse.Namespace, message: str, exit_code: int) -> int:
+    """One line on stderr; with --json also one object on stdout."""
     line = " ".join(message.split())
     print(f"synth: error: {line}", file=sys.stderr)
-    if payload:
-        _print_json({**payload, "error": line})
+    if getattr(args, "json", False):
+        _print_json({"status": "error", "exit_code": exit_code, "error": line})
+    return exit_code
 
 
 def _print_json(payload: dict[str, Any]) -> None:
