@@ -101,6 +101,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_run(args)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from schemas.errors import DataError
+    from validation.report import render
+
+    run_dir = Path(args.run_dir)
+    source = run_dir / "metrics.json"
+    try:
+        metrics = json.loads(source.read_text(encoding="utf-8"))
+        html = render(metrics)
+    except FileNotFoundError:
+        raise DataError(f"{source}: no such file (is {run_dir} a synth run folder?)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DataError(f"{source}: not valid JSON") from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DataError(f"{source}: not a synth metrics file (missing or bad field {exc})") from None
+    target = Path(args.out) if args.out else run_dir / "report.html"
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(html, encoding="utf-8")
+    os.replace(partial, target)
+    print(f"report: {target}")
+    return EXIT_PUBLISHED
+
+
 def cmd_validate_spec(args: argparse.Namespace) -> int:
     from schemas import load_spec
 
@@ -145,6 +168,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="output root (default: ./out)")
     demo.add_argument("--json", action="store_true", help="print one JSON object")
     demo.set_defaults(command=cmd_demo)
+
+    report = sub.add_parser("report", help="re-render a run's report.html from its metrics.json")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (or OUT/<job>/latest)")
+    report.add_argument("--out", help="write here instead of RUN_DIR/report.html")
+    report.set_defaults(command=cmd_report)
 
     validate = sub.add_parser("validate-spec", help="check job specs without running them")
     validate.add_argument("specs", nargs="+", metavar="SPEC")

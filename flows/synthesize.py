@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,13 +20,21 @@ from schemas import Contract, GateFailed, JobSpec, load_spec
 from schemas.load import flag_overrides
 from schemas.spec import SampleSpec
 from synth.io import build_contract, read_source, source_fingerprint, split_holdout
-from synth.io.publish import RunFolders, StagedParts, publish, read_parts, stage_parts
+from synth.io.publish import (
+    RunFolders,
+    StagedParts,
+    publish,
+    read_parts,
+    sample_parts,
+    stage_parts,
+)
 from synth.io.readers import source_label
 from synth.runinfo import build_metrics, new_run_id, parquet_metadata
 from synth.sampling import Batch, Identifiers, iter_batches, plan_batches, typed_conditions
 from synth.tabular import Engine, make_engine
-from validation import CheckResult, Verdict, fold
+from validation import CheckResult, Verdict, detection, fold, quality, utility
 from validation.expectations import run_batches
+from validation.profile import distributions
 from validation.report import render
 
 
@@ -95,6 +104,68 @@ def check_expectations(
     return run_batches(read_parts(staged), contract, checks, expected_rows=planned_rows)
 
 
+@step("read sample")
+def read_sample(staged: StagedParts, spec: JobSpec) -> pd.DataFrame:
+    return sample_parts(staged, spec.checks.quality.sample_rows, seed=spec.sample.seed)
+
+
+@step("quality")
+def check_quality(
+    real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract, spec: JobSpec
+) -> CheckResult:
+    return quality.check(real, synthetic, None, contract, spec.checks.quality)
+
+
+@step("utility")
+def check_utility(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    contract: Contract,
+    spec: JobSpec,
+) -> CheckResult:
+    return utility.check(real, synthetic, holdout, contract, spec.checks.utility)
+
+
+@step("detection")
+def check_detection(
+    real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract, spec: JobSpec
+) -> CheckResult:
+    return detection.check(
+        real, synthetic, None, contract, spec.checks.detection, seed=spec.sample.seed
+    )
+
+
+@step("profile")
+def profile(
+    real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract, spec: JobSpec
+) -> list[dict[str, Any]]:
+    return distributions(real, synthetic, contract, min_count=spec.report.min_count)
+
+
+def run_checks(
+    staged: StagedParts,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    contract: Contract,
+    spec: JobSpec,
+    planned: int,
+) -> tuple[list[CheckResult], list[dict[str, Any]]]:
+    """Expectations over every row; the statistical checks over a seeded sample of the rows."""
+    checks = spec.checks
+    results = []
+    if checks.expectations.enabled:
+        results.append(check_expectations(staged, contract, spec, planned))
+    synthetic = read_sample(staged, spec)
+    if checks.quality.enabled:
+        results.append(check_quality(train, synthetic, contract, spec))
+    if checks.utility.enabled:
+        results.append(check_utility(train, synthetic, holdout, contract, spec))
+    if checks.detection.enabled:
+        results.append(check_detection(train, synthetic, contract, spec))
+    return results, profile(train, synthetic, contract, spec)
+
+
 @step("gate")
 def gate(results: list[CheckResult]) -> Verdict:
     return fold(results)
@@ -142,7 +213,8 @@ def synthesize(
         model = fit(train, contract, spec)
         staged = sample(model, contract, typed, batches, spec, folders)
         planned = sum(b.rows for b in batches)
-        verdict = gate([check_expectations(staged, contract, spec, planned)])
+        results, charts = run_checks(staged, train, holdout, contract, spec, planned)
+        verdict = gate(results)
         metrics = build_metrics(
             spec=spec,
             run_id=folders.run_id,
@@ -152,6 +224,8 @@ def synthesize(
             train_rows=len(train),
             holdout_rows=len(holdout),
             verdict=verdict.to_dict(),
+            distributions=charts,
+            min_count=spec.report.min_count,
         )
         target = publish_run(folders, staged, verdict, metrics, spec)
     finally:
@@ -193,7 +267,7 @@ def _markdown(summary: dict[str, Any], verdict: Verdict) -> str:
         "",
         f"- run: `{summary['run_id']}`",
         f"- rows: {summary['rows']}",
-        f"- report: `{summary['report']}`",
+        f"- report: [{summary['report']}]({Path(summary['report']).as_uri()})",
         "",
         "| check | passed | metrics |",
         "|---|---|---|",

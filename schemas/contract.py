@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from schemas.spec import ColumnSpec, ColumnType, PiiKind, Role
+from schemas.spec import ColumnSpec, ColumnType, PiiKind, Role, TableConstraint
 
 Physical = Literal["int64", "float64", "bool", "string", "timestamp"]
 
@@ -57,6 +57,9 @@ class Contract:
     columns: tuple[ColumnContract, ...]
     fingerprint: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    constraints: tuple[TableConstraint, ...] = ()
+    # per fixed_combinations constraint (by index), the real combinations as joined keys; in memory only
+    combinations: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> ColumnContract:
         for column in self.columns:
@@ -72,6 +75,10 @@ class Contract:
     def modelled(self) -> list[ColumnContract]:
         return [c for c in self.columns if c.is_modelled]
 
+    def column_pairs(self) -> list[tuple[str, str]]:
+        names = [c.name for c in self.modelled]
+        return [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+
     def summary(self) -> list[dict[str, Any]]:
         """Aggregates only: types, roles, null shares and domain sizes; no values."""
         return [
@@ -86,3 +93,11 @@ class Contract:
             }
             for c in self.columns
         ]
+
+
+def combination_keys(frame: Any, columns: list[str]) -> Any:
+    """One text key per row for a fixed-combinations check (nulls read as '<NA>')."""
+    keys = frame[columns[0]].astype("string").fillna("<NA>")
+    for name in columns[1:]:
+        keys = keys + "\x1f" + frame[name].astype("string").fillna("<NA>")
+    return keys

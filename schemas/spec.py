@@ -97,11 +97,66 @@ class ColumnSpec(_Strict):
         return self
 
 
+class Inequality(_Strict):
+    """`high` is greater than (or equal to, unless strict) `low` on every row where both are set."""
+
+    kind: Literal["inequality"] = "inequality"
+    low: str
+    high: str
+    strict: bool = False
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.low, self.high]
+
+    def describe(self) -> str:
+        return f"{self.high} {'>' if self.strict else '>='} {self.low}"
+
+
+class FixedCombinations(_Strict):
+    """Only combinations of these columns' values that occur in the real data may occur."""
+
+    kind: Literal["fixed_combinations"] = "fixed_combinations"
+    columns: list[str] = Field(min_length=2)
+
+    def describe(self) -> str:
+        return f"fixed combinations of {', '.join(self.columns)}"
+
+
+TableConstraint = Annotated[Inequality | FixedCombinations, Field(discriminator="kind")]
+
+
 class DatasetSchema(_Strict):
     columns: dict[str, ColumnSpec] = Field(min_length=1)
     undeclared: Literal["error", "drop"] = Field(
         default="error", description="What to do with source columns the schema does not declare."
     )
+    constraints: list[TableConstraint] = Field(
+        default_factory=list, description="Rules across columns; checked on real and synthetic data."
+    )
+
+    @model_validator(mode="after")
+    def _constraints_name_modelled_columns(self) -> DatasetSchema:
+        for i, constraint in enumerate(self.constraints):
+            for name in constraint.columns:
+                column = self.columns.get(name)
+                if column is None:
+                    raise ValueError(f"constraints[{i}]: column {name!r} is not declared")
+                if column.roles & {Role.pii, Role.key} or column.type in (
+                    ColumnType.id,
+                    ColumnType.text,
+                ):
+                    raise ValueError(f"constraints[{i}]: column {name!r} is not modelled")
+            if isinstance(constraint, Inequality):
+                kinds = {self.columns[n].type for n in constraint.columns}
+                if len(kinds) != 1 or not kinds <= {ColumnType.numerical, ColumnType.datetime}:
+                    raise ValueError(
+                        f"constraints[{i}]: an inequality compares two numerical or two datetime "
+                        "columns"
+                    )
+            if len(set(constraint.columns)) != len(constraint.columns):
+                raise ValueError(f"constraints[{i}]: a column is named twice")
+        return self
 
 
 class CsvSource(_Strict):
@@ -178,10 +233,64 @@ class ExpectationChecks(_Strict):
     null_share_tolerance: float = Field(
         default=0.05, ge=0.0, le=1.0, description="Allowed excess of nulls over the real share."
     )
+    range_tolerance: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Widen each observed numeric range by this share of its span (declared "
+        "min/max are never widened).",
+    )
+
+
+class QualityChecks(_Strict):
+    """SDMetrics' QualityReport and DiagnosticReport, plus how much pairwise dependence survives."""
+
+    enabled: bool = True
+    sample_rows: PositiveInt = Field(
+        default=50_000, description="Synthetic rows (seeded sample) the quality checks read."
+    )
+    min_column_shapes: float = Field(default=0.80, ge=0.0, le=1.0)
+    min_pair_trends: float = Field(default=0.70, ge=0.0, le=1.0)
+    min_diagnostic: float = Field(default=0.95, ge=0.0, le=1.0)
+    min_pair_dependence: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="Mean share of each real pairwise association (Cramer's V >= 0.1) kept in "
+        "the synthetic data; an engine that models columns independently scores near 0.",
+    )
+
+
+class UtilityChecks(_Strict):
+    """Train on synthetic, test on real (the holdout) against train on real, test on real."""
+
+    enabled: bool = True
+    min_ratio: float = Field(
+        default=0.80, ge=0.0, description="TSTR score / TRTR score (ROC AUC or R2) at least."
+    )
+
+
+class DetectionChecks(_Strict):
+    """A classifier told to tell real rows from synthetic ones; 0.5 ROC AUC is ideal."""
+
+    enabled: bool = True
+    max_auc: float = Field(default=0.75, ge=0.5, le=1.0)
+    rows: PositiveInt = Field(default=10_000, description="Rows taken from each side.")
+    folds: int = Field(default=5, ge=2, le=20)
 
 
 class ChecksSpec(_Strict):
     expectations: ExpectationChecks = ExpectationChecks()
+    quality: QualityChecks = QualityChecks()
+    utility: UtilityChecks = UtilityChecks()
+    detection: DetectionChecks = DetectionChecks()
+
+
+class ReportSpec(_Strict):
+    min_count: PositiveInt = Field(
+        default=10,
+        description="A category seen fewer times than this in the real data is never named in "
+        "the report (it is folded into 'other').",
+    )
 
 
 class OutputSpec(_Strict):
@@ -201,6 +310,7 @@ class JobSpec(_Strict):
     model: ModelSpec = ModelSpec()
     sample: SampleSpec = SampleSpec()
     checks: ChecksSpec = ChecksSpec()
+    report: ReportSpec = ReportSpec()
     output: OutputSpec = OutputSpec()
 
     @field_validator("dataset")

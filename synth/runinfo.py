@@ -51,6 +51,8 @@ def build_metrics(
     train_rows: int,
     holdout_rows: int,
     verdict: dict[str, Any],
+    distributions: list[dict[str, Any]] | None = None,
+    min_count: int = 10,
 ) -> dict[str, Any]:
     """metrics.json: everything the report shows, all of it aggregates."""
     return {
@@ -72,6 +74,8 @@ def build_metrics(
         "contract": contract.summary(),
         "contract_notes": list(contract.notes),
         "verdict": verdict,
+        "distributions": distributions or [],
+        "report": {"min_count": min_count},
     }
 
 

@@ -26,9 +26,11 @@ COLUMNS: dict[str, dict[str, Any]] = {
 }
 
 
-def adult(rows: int = 1200, *, seed: int = 0, canary: bool = True) -> pd.DataFrame:
+def adult(
+    rows: int = 1200, *, seed: int = 0, canary: bool = True, extra: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """A seeded sample of real Adult rows with the test columns; row 0 carries canary identifiers."""
-    frame = pd.read_parquet(ADULT, columns=list(COLUMNS)).sample(n=rows, random_state=seed)
+    frame = pd.read_parquet(ADULT, columns=[*COLUMNS, *extra]).sample(n=rows, random_state=seed)
     frame = frame.reset_index(drop=True)
     if canary:
         frame.loc[0, "full_name"] = CANARY_NAME
@@ -47,6 +49,13 @@ def spec(
         "schema": {"columns": {k: dict(v) for k, v in COLUMNS.items()}},
         "model": {"engine": "gaussian_copula"},
         "sample": {"seed": 3, "batch_size": 500},
+        # The default thresholds are set for real table sizes. A few hundred rows are too few for
+        # a useful income model or stable pair scores from any engine, so these pipeline tests
+        # loosen them; tests/unit/test_quality.py holds the defaults to the whole Adult sample.
+        "checks": {
+            "utility": {"min_ratio": 0.0},
+            "quality": {"min_column_shapes": 0.6, "min_pair_trends": 0.3},
+        },
         "output": {"path": str(out) if out else "out"},
     }
     raw.update(sections)

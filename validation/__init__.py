@@ -1,4 +1,4 @@
-"""Checks on synthetic data (expectations today; quality, privacy and bias next), the gate and the report."""
+"""Checks on synthetic data (expectations, quality, utility, detection), the gate and the report."""
 
 from validation.gate import fold
 from validation.result import CheckResult, Verdict

@@ -1,7 +1,8 @@
 """Great Expectations (GX Core 1.x) suite built from the contract, run over synthetic batches.
 
 Expectations come from the declared schema and the real data's profile: column set, physical types,
-category domains, numeric ranges, null shares and key uniqueness. GX runs on each batch with a result
+category domains, numeric ranges (with a tolerance), null shares, key uniqueness, and the declared
+rules across columns (inequalities, fixed combinations). GX runs on each batch with a result
 format that returns no values; counts are summed across batches and judged against the spec's
 thresholds, so memory stays bounded by the batch size.
 """
@@ -16,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from schemas.contract import ColumnContract, Contract
-from schemas.spec import ColumnType, ExpectationChecks, Role
+from schemas.contract import ColumnContract, Contract, combination_keys
+from schemas.spec import ColumnType, ExpectationChecks, FixedCombinations, Role
 from validation.result import CheckResult
 
 __all__ = ["ExpectationRun", "check"]
@@ -96,6 +97,8 @@ class ExpectationRun:
         )
         for column in contract.columns:
             self._add_column(gx.expectations, column)
+        for i, constraint in enumerate(contract.constraints):
+            self._add_constraint(gx.expectations, i, constraint)
 
     def _add(self, expectation: Any, kind: str, column: str | None, allowed: float) -> None:
         schema = kind in ("columns", "type")
@@ -131,6 +134,11 @@ class ExpectationRun:
         if c.is_modelled and c.type is ColumnType.numerical and c.minimum is not None:
             low = c.spec.constraints.min if c.spec.constraints.min is not None else c.minimum
             high = c.spec.constraints.max if c.spec.constraints.max is not None else c.maximum
+            slack = self.thresholds.range_tolerance * ((c.maximum or 0.0) - c.minimum)
+            if c.spec.constraints.min is None:
+                low -= slack
+            if c.spec.constraints.max is None and high is not None:
+                high += slack
             self._add(
                 E.ExpectColumnValuesToBeBetween(column=c.name, min_value=low, max_value=high),
                 "range",
@@ -140,15 +148,49 @@ class ExpectationRun:
         if _must_be_unique(c):
             self._add(E.ExpectColumnValuesToBeUnique(column=c.name), "unique", c.name, 0.0)
 
+    def _add_constraint(self, E: Any, i: int, constraint: Any) -> None:
+        share = self.thresholds.max_unexpected_share
+        label = f"constraints[{i}]: {constraint.describe()}"
+        if isinstance(constraint, FixedCombinations):
+            allowed = sorted(self.contract.combinations[i])
+            self._add(
+                E.ExpectColumnValuesToBeInSet(column=_combo_column(i), value_set=allowed),
+                "combination",
+                label,
+                share,
+            )
+        else:
+            self._add(
+                E.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A=constraint.high,
+                    column_B=constraint.low,
+                    or_equal=not constraint.strict,
+                    ignore_row_if="either_value_is_missing",
+                ),
+                "inequality",
+                label,
+                share,
+            )
+
     def update(self, batch: pd.DataFrame) -> None:
         """Run the suite on one batch and add its counts."""
         batch = _numpy_backed(batch)
+        combos = {
+            _combo_column(i): combination_keys(batch, c.columns).astype(object)
+            for i, c in enumerate(self.contract.constraints)
+            if isinstance(c, FixedCombinations)
+        }
+        if combos:  # derived key columns, after the column-set expectation has seen the batch
+            batch = batch.assign(**combos)
         gx_batch = self._batches.get_batch(batch_parameters={"dataframe": batch})
-        suites = [(self._value_suite, self._value_tallies)]
+        suites = [(self._value_suite, self._value_tallies, gx_batch)]
         if self.rows == 0:
-            suites.append((self._schema_suite, self._schema_tallies))
-        for suite, tallies in suites:
-            result = gx_batch.validate(suite, result_format=_RESULT_FORMAT)
+            schema_batch = self._batches.get_batch(
+                batch_parameters={"dataframe": batch.drop(columns=list(combos))}
+            )
+            suites.append((self._schema_suite, self._schema_tallies, schema_batch))
+        for suite, tallies, target in suites:
+            result = target.validate(suite, result_format=_RESULT_FORMAT)
             for tally, outcome in zip(tallies, result.results, strict=True):
                 counts = {k: outcome.result.get(k) for k in _KEPT}
                 tally.elements += int(counts["element_count"] or len(batch))
@@ -190,10 +232,13 @@ class ExpectationRun:
                 }
             )
             if not passed:
-                where = f"column {t.column!r}" if t.column else "table"
-                reasons.append(
-                    f"{t.kind} of {where}: {t.unexpected} of {t.elements} rows unexpected"
-                )
+                if t.kind in ("combination", "inequality"):
+                    reasons.append(f"{t.column}: broken in {t.unexpected} of {t.elements} rows")
+                else:
+                    where = f"column {t.column!r}" if t.column else "table"
+                    reasons.append(
+                        f"{t.kind} of {where}: {t.unexpected} of {t.elements} rows unexpected"
+                    )
         if self.rows != self.expected_rows:
             reasons.append(f"row count: {self.rows} rows, {self.expected_rows} planned")
         metrics = {
@@ -235,3 +280,7 @@ def run_batches(
     for batch in batches:
         run.update(batch)
     return run.result()
+
+
+def _combo_column(index: int) -> str:
+    return f"__synth_combination_{index}"

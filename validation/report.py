@@ -1,4 +1,8 @@
-"""A self-contained report.html (no scripts, fonts or styles from the network), aggregates only."""
+"""A self-contained report.html: inline CSS and SVG, no script, font or style from the network.
+
+Rendered from a run's metrics (the dict written as metrics.json), so `synth report RUN_DIR` can
+re-render it. Everything shown is an aggregate: scores, counts, shares per bin.
+"""
 
 from __future__ import annotations
 
@@ -7,42 +11,50 @@ from typing import Any
 
 __all__ = ["render"]
 
+_REAL, _SYNTHETIC = "#3b6fb6", "#e07b39"
 _STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:70rem;color:#1d2430}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2430;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde2ea;padding-bottom:.3rem}
-table{border-collapse:collapse;width:100%;margin:.5rem 0}td,th{padding:.3rem .6rem;border-bottom:1px solid #eef1f5;text-align:left}
-th{background:#f6f8fa}.pass{color:#116329;font-weight:600}.fail{color:#b42318;font-weight:600}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.3rem .6rem;border-bottom:1px solid #eef1f5;text-align:left}
+th{background:#f6f8fa}.pass{color:#116329;font-weight:600}.fail{color:#b42318;font-weight:600}.muted{color:#667085}
 .verdict{display:inline-block;padding:.4rem 1rem;border-radius:.4rem;font-size:1.2rem}
 .verdict.pass{background:#dafbe1}.verdict.fail{background:#ffebe9}.cards{display:flex;gap:1rem;flex-wrap:wrap}
-.card{border:1px solid #dde2ea;border-radius:.4rem;padding:.6rem 1rem;min-width:10rem}
-.card b{display:block;font-size:1.2rem}code{background:#f6f8fa;padding:0 .2rem}
+.card{border:1px solid #dde2ea;border-radius:.4rem;padding:.6rem 1rem;min-width:9rem}.card.fail{border-color:#b42318}
+.card b{display:block;font-size:1.2rem}.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(21rem,1fr));gap:1rem}
+figure{margin:0;border:1px solid #eef1f5;border-radius:.4rem;padding:.5rem}figcaption{font-weight:600}
+.heat td{width:1.6rem;height:1.6rem;padding:0;text-align:center;font-size:10px}.heat th{font-weight:400;font-size:11px}
+.key{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 .8rem;vertical-align:middle}
 """
+_ORDER = ("expectations", "quality", "utility", "detection", "privacy", "bias")
 
 
 def render(metrics: dict[str, Any]) -> str:
     """Render the report from a run's metrics (the same dict written as metrics.json)."""
     verdict = metrics["verdict"]
-    status = verdict["status"]
     run = metrics["run"]
+    checks = {c["name"]: c for c in verdict["checks"]}
+    status = verdict["status"]
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         f"<title>synth report: {escape(run['job'])}</title><style>{_STYLE}</style></head><body>",
         f"<h1>synth report: {escape(run['job'])}</h1>",
         f"<p><span class='verdict {status}'>{'PUBLISHED' if status == 'pass' else 'QUARANTINED'}: "
-        f"gate {status}</span></p>",
-        _cards(metrics),
+        f"gate {status}</span> <span class=muted>run {escape(run['run_id'])}</span></p>",
+        _cards(metrics, checks),
     ]
     if verdict["reasons"]:
         parts.append("<h2>Why the gate failed</h2><ul>")
         parts += [f"<li>{escape(r)}</li>" for r in verdict["reasons"]]
         parts.append("</ul>")
-    for check in verdict["checks"]:
-        parts.append(
-            f"<h2>Check: {escape(check['name'])} "
-            f"<span class='{'pass' if check['passed'] else 'fail'}'>"
-            f"{'pass' if check['passed'] else 'fail'}</span></h2>"
-        )
-        parts.append(_table(check["details"]) if check["details"] else _table([check["metrics"]]))
+    parts.append(_fidelity(metrics, checks.get("quality")))
+    parts.append(_utility(checks.get("utility")))
+    parts.append(_detection(checks.get("detection")))
+    parts.append(_expectations(checks.get("expectations")))
+    for name in ("privacy", "bias"):
+        parts.append(_generic(name, checks.get(name)))
+    for name, check in checks.items():
+        if name not in _ORDER:
+            parts.append(_generic(name, check))
     parts.append("<h2>Contract</h2>")
     parts += [f"<p>{escape(note)}</p>" for note in metrics.get("contract_notes", [])]
     parts.append(_table(metrics["contract"]))
@@ -52,20 +64,172 @@ def render(metrics: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _cards(metrics: dict[str, Any]) -> str:
+def _cards(metrics: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str:
     run = metrics["run"]
-    cards = {
-        "rows written": run["rows"],
-        "engine": run["engine"],
-        "train / holdout rows": f"{run['train_rows']} / {run['holdout_rows']}",
-        "fit seconds": run["fit_seconds"],
-        "checks passed": f"{sum(c['passed'] for c in metrics['verdict']['checks'])} / "
-        f"{len(metrics['verdict']['checks'])}",
+    cards: list[tuple[str, Any, bool | None]] = [
+        ("rows written", run["rows"], None),
+        ("engine", run["engine"], None),
+    ]
+    headline = {
+        "expectations": ("expectations failed", "failed"),
+        "quality": ("quality score", "score"),
+        "utility": ("utility TSTR/TRTR", "ratio"),
+        "detection": ("detection ROC AUC", "roc_auc"),
+        "privacy": ("privacy", None),
+        "bias": ("bias", None),
     }
+    for name, (label, key) in headline.items():
+        check = checks.get(name)
+        if check is None:
+            cards.append((label, "not run", None))
+        else:
+            value = check["metrics"].get(key) if key else ("pass" if check["passed"] else "fail")
+            cards.append((label, "skipped" if value is None else value, check["passed"]))
+    cards.append(("train / holdout rows", f"{run['train_rows']} / {run['holdout_rows']}", None))
     body = "".join(
-        f"<div class=card>{escape(k)}<b>{escape(str(v))}</b></div>" for k, v in cards.items()
+        f"<div class='card{' fail' if ok is False else ''}'>{escape(label)}<b>{escape(str(value))}</b></div>"
+        for label, value, ok in cards
     )
     return f"<div class=cards>{body}</div>"
+
+
+def _section(title: str, check: dict[str, Any] | None) -> str:
+    if check is None:
+        return f"<h2>{escape(title)} <span class=muted>not run</span></h2>"
+    state = "pass" if check["passed"] else "fail"
+    head = f"<h2>{escape(title)} <span class={state}>{state}</span></h2>"
+    reasons = "".join(f"<p class=fail>{escape(r)}</p>" for r in check["reasons"])
+    return head + reasons
+
+
+def _fidelity(metrics: dict[str, Any], check: dict[str, Any] | None) -> str:
+    parts = [_section("Fidelity (SDMetrics quality and diagnostic reports)", check)]
+    if check is not None:
+        m, limits = check["metrics"], check["charts"].get("limits", {})
+        rows = [
+            {"measure": k.replace("_", " "), "score": m.get(k), "minimum": limits.get(k)}
+            for k in ("column_shapes", "pair_trends", "pair_dependence", "diagnostic")
+        ]
+        parts.append(_table(rows))
+        diagnostic = check["charts"].get("diagnostic", {})
+        if diagnostic:
+            parts.append(
+                _table([{"diagnostic property": k, "score": v} for k, v in diagnostic.items()])
+            )
+        parts.append(_heatmap(check["charts"].get("association")))
+    shapes = {d["column"]: d["score"] for d in (check or {}).get("details", [])}
+    charts = metrics.get("distributions", [])
+    if charts:
+        k = metrics.get("report", {}).get("min_count", 10)
+        parts.append(
+            "<h2>Distributions: real vs synthetic</h2><p>"
+            f"<span class=key style='background:{_REAL}'></span>real (training rows)"
+            f"<span class=key style='background:{_SYNTHETIC}'></span>synthetic. Shares of rows; "
+            f"categories seen fewer than {k} times in the real data are folded into 'other', and "
+            "numeric axes stop where fewer than that many real rows lie beyond.</p><div class=charts>"
+        )
+        parts += [_bars(chart, shapes.get(chart["column"])) for chart in charts]
+        parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _bars(chart: dict[str, Any], shape: float | None) -> str:
+    labels, real, synthetic = chart["labels"], chart["real"], chart["synthetic"]
+    caption = escape(chart["column"]) + (
+        f" <span class=muted>shape score {shape}</span>" if shape is not None else ""
+    )
+    if not labels:
+        return f"<figure><figcaption>{caption}</figcaption><p class=muted>too few rows to chart</p></figure>"
+    width, height, top = 340, 110, max(max(real), max(synthetic), 1e-9)
+    step = width / len(labels)
+    bars = []
+    for i, label in enumerate(labels):
+        for j, (share, colour) in enumerate(((real[i], _REAL), (synthetic[i], _SYNTHETIC))):
+            h = height * share / top
+            x = i * step + j * step / 2 + 0.5
+            bars.append(
+                f"<rect x='{x:.1f}' y='{height - h:.1f}' width='{max(step / 2 - 1, 0.5):.1f}' "
+                f"height='{h:.1f}' fill='{colour}'><title>{escape(str(label))}: "
+                f"{'real' if j == 0 else 'synthetic'} {share:.2%}</title></rect>"
+            )
+    if chart["kind"] == "numeric":
+        low, high = chart.get("axis", ["", ""])
+        axis = (
+            f"<text x='{step:.1f}' y='{height + 14}' font-size='10'>{escape(low)}</text>"
+            f"<text x='{width - step:.1f}' y='{height + 14}' font-size='10' text-anchor='end'>{escape(high)}</text>"
+        )
+    else:
+        axis = "".join(
+            f"<text x='{i * step + step / 2:.1f}' y='{height + 4}' font-size='9' "
+            f"transform='rotate(40 {i * step + step / 2:.1f} {height + 4})'>{escape(str(label)[:14])}</text>"
+            for i, label in enumerate(labels)
+        )
+    extra = 16 if chart["kind"] == "numeric" else 64
+    svg = (
+        f"<svg role=img viewBox='0 0 {width} {height + extra}' width='100%' "
+        f"xmlns='http://www.w3.org/2000/svg'><line x1='0' y1='{height}' x2='{width}' y2='{height}' "
+        f"stroke='#98a2b3'/>{''.join(bars)}{axis}</svg>"
+    )
+    hidden = chart.get("hidden_categories")
+    note = f"<p class=muted>{hidden} rare categories not named</p>" if hidden else ""
+    return f"<figure><figcaption>{caption}</figcaption>{svg}{note}</figure>"
+
+
+def _heatmap(association: dict[str, Any] | None) -> str:
+    if not association or not association.get("columns"):
+        return ""
+    names, real, synthetic = association["columns"], association["real"], association["synthetic"]
+    head = "".join(f"<th title='{escape(n)}'>{escape(n[:3])}</th>" for n in names)
+    rows = []
+    for i, name in enumerate(names):
+        cells = []
+        for j in range(len(names)):
+            diff = abs(real[i][j] - synthetic[i][j])
+            shade = int(255 - min(diff, 0.5) / 0.5 * 200)
+            cells.append(
+                f"<td style='background:rgb(255,{shade},{shade})' title='{escape(name)} x "
+                f"{escape(names[j])}: real {real[i][j]:.2f}, synthetic {synthetic[i][j]:.2f}'>"
+                f"{diff:.2f}</td>"
+            )
+        rows.append(f"<tr><th>{escape(name)}</th>{''.join(cells)}</tr>")
+    return (
+        "<h3>Association difference</h3><p>|Cramer's V real - synthetic| for each pair of "
+        "modelled columns (numbers binned at real deciles); white is equal, red is a difference of "
+        "0.5 or more.</p>"
+        f"<table class=heat><thead><tr><th></th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _utility(check: dict[str, Any] | None) -> str:
+    parts = [_section("Utility: train on synthetic, test on real", check)]
+    if check is not None:
+        parts.append(_table([{k: v for k, v in check["metrics"].items()}]))
+    return "\n".join(parts)
+
+
+def _detection(check: dict[str, Any] | None) -> str:
+    parts = [_section("Detection: can a classifier tell synthetic rows from real ones?", check)]
+    if check is not None:
+        parts.append(_table([check["metrics"]]))
+        parts.append("<p class=muted>ROC AUC 0.5: indistinguishable; 1.0: always told apart.</p>")
+    return "\n".join(parts)
+
+
+def _expectations(check: dict[str, Any] | None) -> str:
+    parts = [_section("Expectations (Great Expectations)", check)]
+    if check is not None:
+        parts.append(_table([check["metrics"]]))
+        parts.append(_table(list(check["details"])))
+    return "\n".join(parts)
+
+
+def _generic(name: str, check: dict[str, Any] | None) -> str:
+    parts = [_section(name.capitalize(), check)]
+    if check is not None:
+        parts.append(_table([check["metrics"]]))
+        if check["details"]:
+            parts.append(_table(list(check["details"])))
+    return "\n".join(parts)
 
 
 def _table(rows: list[dict[str, Any]]) -> str:

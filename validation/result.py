@@ -13,6 +13,7 @@ class CheckResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     reasons: tuple[str, ...] = ()
     details: tuple[dict[str, Any], ...] = ()  # per-item rows for the report (counts, never values)
+    charts: dict[str, Any] = field(default_factory=dict)  # aggregates the report draws
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from schemas.contract import ColumnContract, Contract
+from schemas.contract import ColumnContract, Contract, combination_keys
 from schemas.errors import DataError, SpecError
-from schemas.spec import ColumnSpec, ColumnType, DatasetSchema, Role
+from schemas.spec import ColumnSpec, ColumnType, DatasetSchema, Inequality, Role
 from synth.pii import detect_kind
 
 __all__ = ["build_contract", "coerce_column", "to_number"]
@@ -43,10 +43,37 @@ def build_contract(
         _column_contract(typed[name], name, spec, label) for name, spec in schema.columns.items()
     )
     notes = (f"dropped {len(extra)} undeclared column(s)",) if extra else ()
+    _check_inequalities(typed, schema, label)
+    combinations = {
+        i: frozenset(combination_keys(typed, c.columns).unique())
+        for i, c in enumerate(schema.constraints)
+        if c.kind == "fixed_combinations"
+    }
     contract = Contract(
-        source=label, rows=len(typed), columns=columns, fingerprint=fingerprint, notes=notes
+        source=label,
+        rows=len(typed),
+        columns=columns,
+        fingerprint=fingerprint,
+        notes=notes,
+        constraints=tuple(schema.constraints),
+        combinations=combinations,
     )
     return contract, typed
+
+
+def _check_inequalities(typed: pd.DataFrame, schema: DatasetSchema, label: str) -> None:
+    for i, constraint in enumerate(schema.constraints):
+        if not isinstance(constraint, Inequality):
+            continue
+        low, high = typed[constraint.low], typed[constraint.high]
+        both = low.notna() & high.notna()
+        broken = (high <= low) if constraint.strict else (high < low)
+        count = int((broken & both).fillna(False).sum())
+        if count:
+            raise DataError(
+                f"{label}: schema.constraints[{i}] ({constraint.describe()}) is broken by "
+                f"{count} real row(s)"
+            )
 
 
 def coerce_column(values: pd.Series, spec: ColumnSpec, *, name: str, label: str) -> pd.Series:

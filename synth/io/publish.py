@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -225,3 +226,14 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def sample_parts(staged: StagedParts, rows: int, *, seed: int) -> pd.DataFrame:
+    """A seeded sample of about `rows` staged rows, read one row group at a time."""
+    share = min(1.0, rows / staged.rows) if staged.rows else 1.0
+    rng = np.random.default_rng(seed)
+    kept = [
+        frame if share >= 1.0 else frame[rng.random(len(frame)) < share]
+        for frame in read_parts(staged)
+    ]
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()

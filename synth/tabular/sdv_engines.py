@@ -31,9 +31,39 @@ def sdv_metadata(contract: Contract) -> Any:
     """SDV Metadata for the contract's modelled columns."""
     from sdv.metadata import Metadata
 
-    return Metadata.load_from_dict(
-        {"tables": {TABLE: {"columns": {c.name: _sdtype(c) for c in contract.modelled}}}}
-    )
+    # SDV fixes combinations of categorical columns only; a numerical code in one (Adult's
+    # education-num) is modelled as a category, which keeps its values exactly.
+    combined = {
+        n
+        for rule in contract.constraints
+        if rule.kind == "fixed_combinations"
+        for n in rule.columns
+    }
+    columns = {
+        c.name: {"sdtype": "categorical"} if c.name in combined else _sdtype(c)
+        for c in contract.modelled
+    }
+    return Metadata.load_from_dict({"tables": {TABLE: {"columns": columns}}})
+
+
+def sdv_constraints(contract: Contract) -> list[Any]:
+    """The declared rules across columns, as SDV constraints (SDV then samples only valid rows)."""
+    from sdv.cag import FixedCombinations, Inequality
+
+    out: list[Any] = []
+    for rule in contract.constraints:
+        if rule.kind == "inequality":
+            out.append(
+                Inequality(
+                    low_column_name=rule.low,
+                    high_column_name=rule.high,
+                    strict_boundaries=rule.strict,
+                    table_name=TABLE,
+                )
+            )
+        else:
+            out.append(FixedCombinations(column_names=list(rule.columns), table_name=TABLE))
+    return out
 
 
 def _sdtype(column: ColumnContract) -> dict[str, str]:
@@ -97,6 +127,8 @@ class _SDVEngine:
             raise SpecError(
                 f"model.params: not accepted by engine {self.name} ({type(exc).__name__})"
             ) from None
+        if contract.constraints:
+            self._model.add_constraints(sdv_constraints(contract))
         seed_everything(seed)
         started = time.perf_counter()
         with warnings.catch_warnings():

@@ -71,6 +71,13 @@ def test_conditions_and_csv_source(tmp_path: Path, capsys) -> None:
                 {"values": {"race": "Black"}, "rows": 40},
             ],
         },
+        # Conditioned rows differ from the real table by design: checks that compare them
+        # with the whole training set do not apply.
+        checks={
+            "quality": {"enabled": False},
+            "utility": {"enabled": False},
+            "detection": {"enabled": False},
+        },
     )
     code, summary = _run_json(capsys, "run", str(spec))
     frame = pq.read_table(summary["data"]).to_pandas()
@@ -82,7 +89,7 @@ def test_conditions_and_csv_source(tmp_path: Path, capsys) -> None:
 
 
 def test_failed_gate_quarantines_exits_1_and_keeps_latest(tmp_path: Path, capsys) -> None:
-    spec = write_job(tmp_path / "job", model={"engine": "independent"})
+    spec = write_job(tmp_path / "job")
     code, good = _run_json(capsys, "run", str(spec))
     assert code == 0
     # Asking for hours beyond any real row: the engine obliges, the range expectation stops it.
@@ -100,10 +107,25 @@ def test_failed_gate_quarantines_exits_1_and_keeps_latest(tmp_path: Path, capsys
     assert Path(good["latest"]).resolve() == Path(good["output"]).resolve()
 
 
+def test_report_command_re_renders_a_run_from_its_metrics(tmp_path: Path, capsys) -> None:
+    code, summary = _run_json(capsys, "run", str(write_job(tmp_path / "job")), "--rows", "300")
+    assert code == 0
+    again = tmp_path / "again.html"
+    assert main(["report", summary["output"], "--out", str(again)]) == 0
+    original = Path(summary["report"]).read_text(encoding="utf-8")
+    assert again.read_text(encoding="utf-8") == original
+    for section in ("Fidelity", "Association difference", "Utility", "Detection", "Expectations"):
+        assert section in original
+    assert original.count("<svg") == 7  # one chart per modelled column
+    capsys.readouterr()
+    assert main(["report", str(tmp_path)]) == 2
+    assert "metrics.json: no such file" in capsys.readouterr().err
+
+
 def test_crash_while_writing_leaves_previous_latest_and_no_partial_output(
     tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    spec = write_job(tmp_path / "job", model={"engine": "independent"})
+    spec = write_job(tmp_path / "job")
     code, good = _run_json(capsys, "run", str(spec))
     assert code == 0
     import synth.io.publish as publish_module
@@ -156,7 +178,7 @@ def test_sql_source_runs_end_to_end(tmp_path: Path, capsys, monkeypatch) -> None
     database = tmp_path / "people.db"
     with sqlite3.connect(database) as connection:
         adult(400).to_sql("people", connection, index=False)
-    spec = write_job(tmp_path / "job", model={"engine": "independent"})
+    spec = write_job(tmp_path / "job")
     raw = yaml.safe_load(spec.read_text())
     raw["source"] = {"kind": "sql", "url_env": "SYNTH_TEST_DB", "query": "select * from people"}
     spec.write_text(yaml.safe_dump(raw))

@@ -79,3 +79,76 @@ def test_gate_folds_every_failure_and_refuses_no_checks(real) -> None:
     verdict = fold([bad])
     assert not verdict.passed and verdict.reasons[0].startswith("expectations: ")
     assert not fold([]).passed
+
+
+def _with_rules(frame: pd.DataFrame, constraints: list[dict]):
+    columns = {
+        **COLUMNS,
+        "education-num": {"type": "numerical"},
+        "capital-gain": {"type": "numerical"},
+    }
+    frame = frame.assign(**{"capital-gain": frame["age"] * 10})  # a rule that holds
+    schema = DatasetSchema(columns=columns, constraints=constraints)
+    return build_contract(frame, schema, label="t")
+
+
+RULES = [
+    {"kind": "inequality", "low": "age", "high": "capital-gain"},
+    {"kind": "fixed_combinations", "columns": ["education", "education-num"]},
+]
+
+
+def test_declared_rules_hold_on_real_data_and_catch_broken_rows() -> None:
+    contract, typed = _with_rules(adult(400, extra=("education-num",)), RULES)
+    assert check(typed, typed, None, contract, ExpectationChecks()).passed
+    broken = typed.copy()
+    broken.loc[:2, "capital-gain"] = broken.loc[:2, "age"] - 1
+    moved = broken["education"] == "Bachelors"
+    broken.loc[moved, "education-num"] = 1
+    result = check(typed, broken, None, contract, ExpectationChecks())
+    assert "constraints[0]: capital-gain >= age: broken in 3 of 400 rows" in result.reasons
+    assert any(
+        r.startswith("constraints[1]: fixed combinations of education, education-num: broken in")
+        for r in result.reasons
+    ), result.reasons
+    assert "Bachelors" not in str(result.to_dict())
+
+
+def test_real_data_breaking_a_declared_inequality_is_a_data_error() -> None:
+    from schemas.errors import DataError
+
+    with pytest.raises(
+        DataError, match=r"constraints\[0\] \(age >= capital-gain\) is broken by 400"
+    ):
+        _with_rules(
+            adult(400, extra=("education-num",)),
+            [{"kind": "inequality", "low": "capital-gain", "high": "age"}],
+        )
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"kind": "inequality", "low": "age", "high": "nope"}, "'nope' is not declared"),
+        ({"kind": "inequality", "low": "age", "high": "sex"}, "two numerical or two datetime"),
+        ({"kind": "fixed_combinations", "columns": ["sex", "full_name"]}, "not modelled"),
+        ({"kind": "fixed_combinations", "columns": ["sex"]}, "at least 2 items"),
+    ],
+)
+def test_bad_rules_are_spec_errors(rule, message) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        DatasetSchema(columns=COLUMNS, constraints=[rule])
+
+
+def test_range_tolerance_widens_observed_ranges_only(real) -> None:
+    contract, typed = real
+    span = float(typed["hours-per-week"].max() - typed["hours-per-week"].min())
+    above = typed.assign(**{"hours-per-week": typed["hours-per-week"] + span * 0.05})
+    assert not check(typed, above, None, contract, ExpectationChecks()).passed
+    assert check(typed, above, None, contract, ExpectationChecks(range_tolerance=0.1)).passed
+    over_declared = typed.assign(age=typed["age"].where(typed.index > 0, 95))  # declared max 90
+    assert not check(
+        typed, over_declared, None, contract, ExpectationChecks(range_tolerance=1.0)
+    ).passed

@@ -1,0 +1,88 @@
+"""Shared table preparation for the statistical checks: modelled columns only, numpy-backed dtypes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from schemas.contract import ColumnContract, Contract
+from schemas.spec import ColumnType
+
+__all__ = ["codes", "features", "metadata", "modelled"]
+
+TABLE = "table"
+
+
+def modelled(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """The columns an engine models, with extension dtypes turned into numpy/object ones."""
+    out = {}
+    for c in contract.modelled:
+        values = frame[c.name]
+        kind = str(values.dtype)
+        if kind in ("Int64", "Float64") or c.type is ColumnType.numerical:
+            out[c.name] = values.astype("float64")
+        elif kind.startswith("datetime64"):
+            out[c.name] = values.astype("datetime64[ns]")
+        else:
+            out[c.name] = values.astype(object).where(values.notna(), np.nan)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def metadata(contract: Contract) -> dict:
+    """SDMetrics' metadata dict for the modelled columns (one table)."""
+
+    def sdtype(c: ColumnContract) -> dict:
+        if c.type is ColumnType.datetime:
+            return {"sdtype": "datetime"}
+        return {"sdtype": c.type.value}
+
+    return {"tables": {TABLE: {"columns": {c.name: sdtype(c) for c in contract.modelled}}}}
+
+
+def features(
+    frame: pd.DataFrame, contract: Contract, *, drop: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Numbers as float, dates as seconds, categories as pandas categoricals over the real domain."""
+    out = {}
+    for c in contract.modelled:
+        if c.name in drop:
+            continue
+        values = frame[c.name]
+        if c.type is ColumnType.datetime:
+            seconds = pd.to_datetime(values, utc=True).astype("int64") / 1e9
+            out[c.name] = seconds.where(values.notna(), np.nan).astype("float64")
+        elif c.type is ColumnType.numerical:
+            out[c.name] = pd.to_numeric(values, errors="coerce").astype("float64")
+        else:
+            domain = [str(v) for v in (c.categories or ())]
+            text = values.astype(object).where(values.notna(), None)
+            out[c.name] = pd.Categorical(
+                [None if v is None else str(v) for v in text], categories=domain
+            )
+    return pd.DataFrame(out)
+
+
+def codes(
+    frame: pd.DataFrame, contract: Contract, edges: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Each modelled column as small integer codes: numbers by real deciles, categories by domain.
+    Missing values get a code of their own."""
+    out = {}
+    table = features(frame, contract)
+    for name, values in table.items():
+        if name in edges:
+            numbers = values.to_numpy(dtype="float64")
+            code = np.searchsorted(edges[name], numbers, side="right")
+            out[name] = np.where(np.isnan(numbers), len(edges[name]) + 1, code)
+        else:
+            out[name] = values.cat.codes.to_numpy().astype(np.int64) + 1  # -1 (missing) -> 0
+    return out
+
+
+def decile_edges(real: pd.DataFrame, contract: Contract) -> dict[str, np.ndarray]:
+    table = features(real, contract)
+    return {
+        name: np.unique(np.nanquantile(values.to_numpy(dtype="float64"), np.linspace(0.1, 0.9, 9)))
+        for name, values in table.items()
+        if not isinstance(values.dtype, pd.CategoricalDtype) and values.notna().any()
+    }
