@@ -115,7 +115,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise DataError(f"{source}: not valid JSON") from None
     except (KeyError, TypeError, AttributeError) as exc:
-        raise DataError(f"{source}: not a synth metrics file (missing or bad field {exc})") from None
+        raise DataError(
+            f"{source}: not a synth metrics file (missing or bad field {exc})"
+        ) from None
     target = Path(args.out) if args.out else run_dir / "report.html"
     partial = target.with_name(f".{target.name}.partial")
     partial.write_text(html, encoding="utf-8")

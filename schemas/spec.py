@@ -132,7 +132,8 @@ class DatasetSchema(_Strict):
         default="error", description="What to do with source columns the schema does not declare."
     )
     constraints: list[TableConstraint] = Field(
-        default_factory=list, description="Rules across columns; checked on real and synthetic data."
+        default_factory=list,
+        description="Rules across columns; checked on real and synthetic data.",
     )
 
     @model_validator(mode="after")
