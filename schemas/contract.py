@@ -75,10 +75,6 @@ class Contract:
     def modelled(self) -> list[ColumnContract]:
         return [c for c in self.columns if c.is_modelled]
 
-    def column_pairs(self) -> list[tuple[str, str]]:
-        names = [c.name for c in self.modelled]
-        return [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
-
     def summary(self) -> list[dict[str, Any]]:
         """Aggregates only: types, roles, null shares and domain sizes; no values."""
         return [

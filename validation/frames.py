@@ -55,32 +55,27 @@ def features(
             out[c.name] = pd.to_numeric(values, errors="coerce").astype("float64")
         else:
             domain = [str(v) for v in (c.categories or ())]
-            text = values.astype(object).where(values.notna(), None)
-            out[c.name] = pd.Categorical(
-                [None if v is None else str(v) for v in text], categories=domain
-            )
+            out[c.name] = pd.Categorical(values.astype("string"), categories=domain)
     return pd.DataFrame(out)
 
 
-def codes(
-    frame: pd.DataFrame, contract: Contract, edges: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    """Each modelled column as small integer codes: numbers by real deciles, categories by domain.
-    Missing values get a code of their own."""
+def codes(table: pd.DataFrame, edges: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each column of a `features` table as small integer codes: numbers binned at `edges`,
+    categories by domain; missing values get a code of their own."""
     out = {}
-    table = features(frame, contract)
     for name, values in table.items():
-        if name in edges:
-            numbers = values.to_numpy(dtype="float64")
-            code = np.searchsorted(edges[name], numbers, side="right")
-            out[name] = np.where(np.isnan(numbers), len(edges[name]) + 1, code)
-        else:
+        if isinstance(values.dtype, pd.CategoricalDtype):
             out[name] = values.cat.codes.to_numpy().astype(np.int64) + 1  # -1 (missing) -> 0
+        else:
+            numbers = values.to_numpy(dtype="float64")
+            cut = edges.get(name, np.array([]))
+            code = np.searchsorted(cut, numbers, side="right")
+            out[name] = np.where(np.isnan(numbers), len(cut) + 1, code)
     return out
 
 
-def decile_edges(real: pd.DataFrame, contract: Contract) -> dict[str, np.ndarray]:
-    table = features(real, contract)
+def decile_edges(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Real deciles of each numeric column of a `features` table that has any value."""
     return {
         name: np.unique(np.nanquantile(values.to_numpy(dtype="float64"), np.linspace(0.1, 0.9, 9)))
         for name, values in table.items()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from schemas.contract import Contract
 from schemas.spec import QualityChecks
-from validation.frames import TABLE, codes, decile_edges, metadata, modelled
+from validation.frames import TABLE, codes, decile_edges, features, metadata, modelled
 from validation.result import CheckResult
 
 __all__ = ["association", "check"]
@@ -79,8 +79,10 @@ def check(
 def association(real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract) -> dict[str, Any]:
     """Cramer's V matrices (real and synthetic) and the mean share of strong real associations kept."""
     names = [c.name for c in contract.modelled]
-    edges = decile_edges(real, contract)
-    real_codes, synthetic_codes = codes(real, contract, edges), codes(synthetic, contract, edges)
+    real_table = features(real, contract)
+    edges = decile_edges(real_table)
+    real_codes = codes(real_table, edges)
+    synthetic_codes = codes(features(synthetic, contract), edges)
     size = len(names)
     real_v, synthetic_v = np.eye(size), np.eye(size)
     kept = []

@@ -47,14 +47,20 @@ def render(metrics: dict[str, Any]) -> str:
         parts += [f"<li>{escape(r)}</li>" for r in verdict["reasons"]]
         parts.append("</ul>")
     parts.append(_fidelity(metrics, checks.get("quality")))
-    parts.append(_utility(checks.get("utility")))
-    parts.append(_detection(checks.get("detection")))
-    parts.append(_expectations(checks.get("expectations")))
+    parts.append(_check("Utility: train on synthetic, test on real", checks.get("utility")))
+    parts.append(
+        _check(
+            "Detection: can a classifier tell synthetic rows from real ones?",
+            checks.get("detection"),
+            "ROC AUC 0.5: indistinguishable; 1.0: always told apart.",
+        )
+    )
+    parts.append(_check("Expectations (Great Expectations)", checks.get("expectations")))
     for name in ("privacy", "bias"):
-        parts.append(_generic(name, checks.get(name)))
+        parts.append(_check(name.capitalize(), checks.get(name)))
     for name, check in checks.items():
         if name not in _ORDER:
-            parts.append(_generic(name, check))
+            parts.append(_check(name.capitalize(), check))
     parts.append("<h2>Contract</h2>")
     parts += [f"<p>{escape(note)}</p>" for note in metrics.get("contract_notes", [])]
     parts.append(_table(metrics["contract"]))
@@ -200,35 +206,15 @@ def _heatmap(association: dict[str, Any] | None) -> str:
     )
 
 
-def _utility(check: dict[str, Any] | None) -> str:
-    parts = [_section("Utility: train on synthetic, test on real", check)]
-    if check is not None:
-        parts.append(_table([{k: v for k, v in check["metrics"].items()}]))
-    return "\n".join(parts)
-
-
-def _detection(check: dict[str, Any] | None) -> str:
-    parts = [_section("Detection: can a classifier tell synthetic rows from real ones?", check)]
-    if check is not None:
-        parts.append(_table([check["metrics"]]))
-        parts.append("<p class=muted>ROC AUC 0.5: indistinguishable; 1.0: always told apart.</p>")
-    return "\n".join(parts)
-
-
-def _expectations(check: dict[str, Any] | None) -> str:
-    parts = [_section("Expectations (Great Expectations)", check)]
-    if check is not None:
-        parts.append(_table([check["metrics"]]))
-        parts.append(_table(list(check["details"])))
-    return "\n".join(parts)
-
-
-def _generic(name: str, check: dict[str, Any] | None) -> str:
-    parts = [_section(name.capitalize(), check)]
+def _check(title: str, check: dict[str, Any] | None, note: str = "") -> str:
+    """A check's section: its verdict and reasons, its metrics, then its per-item details."""
+    parts = [_section(title, check)]
     if check is not None:
         parts.append(_table([check["metrics"]]))
         if check["details"]:
             parts.append(_table(list(check["details"])))
+        if note:
+            parts.append(f"<p class=muted>{escape(note)}</p>")
     return "\n".join(parts)
 
 
