@@ -7,8 +7,14 @@ TORCH ?= torch==2.13.0
 # Where pip finds the CPU build when no local mirror serves it (PyPI's Linux torch is a CUDA build):
 #   make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
+# anonymeter pins numpy < 1.27 and pyarrow < 22, so its privacy attacks run in a venv of their own
+# (validation/anonymeter_worker.py); synth finds it through SYNTH_ANONYMETER_PYTHON.
+ANONYMETER_VERSION ?= 1.1.0
+ANON_VENV ?= .venv-anonymeter
+ANON_STAMP := $(ANON_VENV)/.synth-anonymeter-$(ANONYMETER_VERSION)
+export SYNTH_ANONYMETER_PYTHON := $(abspath $(ANON_VENV)/bin/python)
 
-.PHONY: demo test lint format schema bench clean
+.PHONY: demo test lint format schema bench clean anonymeter
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,14 +26,23 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(ANON_VENV)/bin/python:
+	$(PYTHON) -m venv $(ANON_VENV)
+
+$(ANON_STAMP): | $(ANON_VENV)/bin/python
+	$(ANON_VENV)/bin/python -m pip install --quiet "anonymeter==$(ANONYMETER_VERSION)"
+	touch $(ANON_STAMP)
+
+anonymeter: $(ANON_STAMP)
+
+demo: $(STAMP) anonymeter
 	$(BIN)/synth demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint anonymeter
 	$(BIN)/python -m pytest
 
 format: $(STAMP)
@@ -37,7 +52,7 @@ format: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python -m schemas
 
-bench: $(STAMP)
+bench: $(STAMP) anonymeter
 	$(BIN)/python bench/engines.py
 	$(BIN)/python bench/pipeline.py
 

@@ -7,7 +7,7 @@ and no cache policy, and flow parameters are references (paths, names, numbers),
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows.steps import step
 from schemas import Contract, GateFailed, JobSpec, load_spec
 from schemas.load import flag_overrides
-from schemas.spec import SampleSpec
+from schemas.spec import PrivacyChecks, Role, SampleSpec
 from synth.io import build_contract, read_source, source_fingerprint, split_holdout
 from synth.io.publish import (
     RunFolders,
@@ -30,10 +30,27 @@ from synth.io.publish import (
 )
 from synth.io.readers import source_label
 from synth.runinfo import build_metrics, new_run_id, parquet_metadata
-from synth.sampling import Batch, Identifiers, iter_batches, plan_batches, typed_conditions
+from synth.sampling import (
+    Batch,
+    Identifiers,
+    RowFilter,
+    iter_batches,
+    plan_batches,
+    typed_conditions,
+)
 from synth.tabular import Engine, make_engine
-from validation import CheckResult, Verdict, detection, fold, quality, utility
+from validation import (
+    CheckResult,
+    Verdict,
+    anonymeter_run,
+    detection,
+    fold,
+    privacy,
+    quality,
+    utility,
+)
 from validation.expectations import run_batches
+from validation.frames import modelled
 from validation.profile import distributions
 from validation.report import render
 
@@ -71,6 +88,20 @@ def fit(train: pd.DataFrame, contract: Contract, spec: JobSpec) -> Engine:
     return engine
 
 
+@step("privacy filter")
+def privacy_filter(train: pd.DataFrame, holdout: pd.DataFrame, contract: Contract, spec: JobSpec):
+    """The distance floor below which a sampled row is replaced (the holdout's low tail)."""
+    settings = spec.sample.privacy_filter
+    guard = privacy.DistanceGuard.fit(train, holdout, contract, settings.quantile)
+    get_run_logger().info(
+        "privacy filter: rows closer to training than the holdout's %.0f%% quantile (%.4f) are "
+        "replaced",
+        100 * settings.quantile,
+        guard.threshold,
+    )
+    return RowFilter(guard.keep, max_rounds=settings.max_rounds), guard.threshold
+
+
 @step("sample", retries=1)
 def sample(
     engine: Engine,
@@ -79,21 +110,31 @@ def sample(
     batches: list[Batch],
     spec: JobSpec,
     folders: RunFolders,
+    row_filter: RowFilter | None = None,
 ) -> StagedParts:
     logger = get_run_logger()
     identifiers = Identifiers.for_run(contract, real, seed=spec.sample.seed)
     total = sum(b.rows for b in batches)
+    if row_filter is not None:
+        row_filter.reset()
 
     def logged() -> Iterator[pd.DataFrame]:
         done = 0
-        for frame in iter_batches(engine, batches, contract, identifiers):
+        for frame in iter_batches(engine, batches, contract, identifiers, row_filter):
             done += len(frame)
             logger.info("sampled %d/%d rows", done, total)
             yield frame
 
-    return stage_parts(
+    staged = stage_parts(
         logged(), folders.staged_parts, contract, rows_per_file=spec.output.rows_per_file
     )
+    if row_filter is not None:
+        logger.info(
+            "privacy filter replaced %d rows (%d could not be replaced)",
+            row_filter.replaced,
+            row_filter.shortfall,
+        )
+    return staged
 
 
 @step("expectations")
@@ -136,6 +177,53 @@ def check_detection(
     )
 
 
+def anonymeter_runner(
+    contract: Contract, settings: PrivacyChecks, *, seed: int
+) -> Callable[[privacy.Samples], dict[str, Any]] | None:
+    """anonymeter on the privacy check's samples: the training sample against an equal-sized
+    holdout control, with as many synthetic rows (None when disabled)."""
+    if not settings.anonymeter.enabled:
+        return None
+
+    def run(samples: privacy.Samples) -> dict[str, Any]:
+        return anonymeter_run.evaluate(
+            modelled(samples.train, contract),
+            modelled(samples.holdout, contract),
+            modelled(samples.synthetic.iloc[: len(samples.train)], contract),
+            quasi_identifiers=contract.with_role(Role.quasi_identifier),
+            sensitive=contract.with_role(Role.sensitive),
+            settings=settings.anonymeter,
+            seed=seed,
+        )
+
+    return run
+
+
+@step("privacy")
+def check_privacy(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    real: pd.DataFrame,
+    contract: Contract,
+    spec: JobSpec,
+    filtered: dict[str, Any] | None,
+) -> CheckResult:
+    settings = spec.checks.privacy
+    run_anonymeter = anonymeter_runner(contract, settings, seed=spec.sample.seed)
+    return privacy.check(
+        train,
+        holdout,
+        synthetic,
+        contract,
+        settings,
+        seed=spec.sample.seed,
+        real_identifiers=real[[c.name for c in contract.columns if c.is_faked]],
+        filtered=filtered,
+        anonymeter=run_anonymeter,
+    )
+
+
 @step("profile")
 def profile(
     real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract, spec: JobSpec
@@ -147,9 +235,11 @@ def run_checks(
     staged: StagedParts,
     train: pd.DataFrame,
     holdout: pd.DataFrame,
+    real: pd.DataFrame,
     contract: Contract,
     spec: JobSpec,
     planned: int,
+    filtered: dict[str, Any] | None = None,
 ) -> tuple[list[CheckResult], list[dict[str, Any]]]:
     """Expectations over every row; the statistical checks over a seeded sample of the rows."""
     checks = spec.checks
@@ -163,6 +253,8 @@ def run_checks(
         results.append(check_utility(train, synthetic, holdout, contract, spec))
     if checks.detection.enabled:
         results.append(check_detection(train, synthetic, contract, spec))
+    if checks.privacy.enabled:
+        results.append(check_privacy(train, holdout, synthetic, real, contract, spec, filtered))
     return results, profile(train, synthetic, contract, spec)
 
 
@@ -211,9 +303,24 @@ def synthesize(
     train, holdout = split(typed, spec)
     try:
         model = fit(train, contract, spec)
-        staged = sample(model, contract, typed, batches, spec, folders)
+        row_filter, floor = None, None
+        if spec.sample.privacy_filter.enabled:
+            row_filter, floor = privacy_filter(train, holdout, contract, spec)
+        staged = sample(model, contract, typed, batches, spec, folders, row_filter)
+        filtered = None
+        if row_filter is not None:
+            filtered = {
+                "replaced": row_filter.replaced,
+                "shortfall": row_filter.shortfall,
+                "rounds": row_filter.rounds,
+                "max_rounds": row_filter.max_rounds,
+                "quantile": spec.sample.privacy_filter.quantile,
+                "distance_floor": round(floor, 4),
+            }
         planned = sum(b.rows for b in batches)
-        results, charts = run_checks(staged, train, holdout, contract, spec, planned)
+        results, charts = run_checks(
+            staged, train, holdout, typed, contract, spec, planned, filtered
+        )
         verdict = gate(results)
         metrics = build_metrics(
             spec=spec,

@@ -75,6 +75,10 @@ class Contract:
     def modelled(self) -> list[ColumnContract]:
         return [c for c in self.columns if c.is_modelled]
 
+    def with_role(self, role: Role) -> list[str]:
+        """Names of the modelled columns that have `role`."""
+        return [c.name for c in self.modelled if role in c.roles]
+
     def summary(self) -> list[dict[str, Any]]:
         """Aggregates only: types, roles, null shares and domain sizes; no values."""
         return [

@@ -215,6 +215,20 @@ class Condition(_Strict):
     rows: PositiveInt
 
 
+class PrivacyFilter(_Strict):
+    """Drop synthetic rows closer to a training row than the holdout's low tail, then top up."""
+
+    enabled: bool = False
+    quantile: float = Field(
+        default=0.01,
+        gt=0.0,
+        lt=0.5,
+        description="A synthetic row closer to its nearest training row than this quantile of the "
+        "holdout rows' nearest-training-row distances is replaced.",
+    )
+    max_rounds: int = Field(default=10, ge=1, le=100, description="Top-up rounds per batch.")
+
+
 class SampleSpec(_Strict):
     rows: int | None = Field(
         default=None,
@@ -224,6 +238,10 @@ class SampleSpec(_Strict):
     seed: int = 0
     conditions: list[Condition] = Field(default_factory=list)
     batch_size: PositiveInt = Field(default=50_000, description="Rows sampled and written at once.")
+    privacy_filter: PrivacyFilter = Field(
+        default=PrivacyFilter(),
+        description="Replace synthetic rows that sit closer to a training row than honest data does.",
+    )
 
 
 class ExpectationChecks(_Strict):
@@ -279,11 +297,106 @@ class DetectionChecks(_Strict):
     folds: int = Field(default=5, ge=2, le=20)
 
 
+class AnonymeterChecks(_Strict):
+    """anonymeter's singling-out, linkability and inference attacks, run in their own interpreter
+    (anonymeter pins numpy < 1.27 and pyarrow < 22, which the core does not)."""
+
+    enabled: bool = True
+    python: Path | None = Field(
+        default=None,
+        description="Interpreter that has anonymeter installed; default: $SYNTH_ANONYMETER_PYTHON, "
+        "else this one if it can import anonymeter.",
+    )
+    n_attacks: PositiveInt = Field(default=1000, description="Attacks per evaluator.")
+    max_attempts: PositiveInt = Field(
+        default=50_000,
+        description="Singling out: attempts to find n_attacks unique queries (keep it >= 50x "
+        "n_attacks, or multivariate queries run short and the risk is understated).",
+    )
+    multivariate_columns: int = Field(
+        default=4,
+        ge=2,
+        le=20,
+        description="Columns combined in each multivariate singling-out query.",
+    )
+    max_singling_out_risk: float = Field(default=0.10, ge=0.0, le=1.0)
+    max_linkability_risk: float = Field(default=0.10, ge=0.0, le=1.0)
+    max_inference_risk: float = Field(default=0.10, ge=0.0, le=1.0)
+    timeout_s: PositiveInt = Field(default=900, description="The worker is killed after this long.")
+
+
+class PiiScan(_Strict):
+    """Scan modelled text-like columns for direct identifiers nobody declared."""
+
+    enabled: bool = True
+    action: Literal["warn", "fail"] = Field(
+        default="fail", description="What identifiers found in the synthetic output do to the gate."
+    )
+
+
+class PrivacyChecks(_Strict):
+    """Distances to training rows judged against the holdout, a membership attack, rare
+    quasi-identifier combinations, undeclared identifiers, and anonymeter."""
+
+    enabled: bool = True
+    rows: PositiveInt = Field(
+        default=10_000,
+        description="Rows drawn from each of training, holdout and synthetic data for the distance "
+        "checks (at most the holdout's size, so training and holdout samples are equal).",
+    )
+    significance: float = Field(
+        default=0.01,
+        gt=0.0,
+        lt=0.5,
+        description="A measure fails only when it is above its limit by more than sampling noise "
+        "explains at this one-sided level (small tables are noisy; a gate must not cry wolf).",
+    )
+    max_exact_copy_excess: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="Share of synthetic rows identical to a training row, minus the same share "
+        "against an equal-sized holdout sample, at most.",
+    )
+    max_dcr_share: float = Field(
+        default=0.55,
+        ge=0.5,
+        le=1.0,
+        description="Share of synthetic rows closer to training than to holdout rows; 0.5 is ideal.",
+    )
+    nndr_quantile: float = Field(default=0.05, gt=0.0, lt=0.5)
+    max_nndr_excess: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Share of synthetic rows whose nearest/second-nearest training distance ratio is "
+        "in the holdout's nndr_quantile low tail, minus the holdout's own share.",
+    )
+    max_attack_auc: float = Field(
+        default=0.60, ge=0.5, le=1.0, description="Distance-based membership inference, ROC AUC."
+    )
+    max_attack_tpr: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="Membership attack: true positive rate at 1% FPR."
+    )
+    rare_count: PositiveInt = Field(
+        default=5,
+        description="A quasi-identifier combination seen fewer times in training is rare.",
+    )
+    max_rare_ratio: float = Field(
+        default=1.5,
+        ge=1.0,
+        description="Synthetic rows landing on rare training combinations, over the holdout's rate.",
+    )
+    pii: PiiScan = PiiScan()
+    anonymeter: AnonymeterChecks = AnonymeterChecks()
+
+
 class ChecksSpec(_Strict):
     expectations: ExpectationChecks = ExpectationChecks()
     quality: QualityChecks = QualityChecks()
     utility: UtilityChecks = UtilityChecks()
     detection: DetectionChecks = DetectionChecks()
+    privacy: PrivacyChecks = PrivacyChecks()
 
 
 class ReportSpec(_Strict):

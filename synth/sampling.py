@@ -6,7 +6,7 @@ run writes the same data as a single process. Memory is bounded by the batch siz
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from synth.tabular.base import Engine
 __all__ = [
     "Batch",
     "Identifiers",
+    "RowFilter",
     "conform",
     "iter_batches",
     "plan_batches",
@@ -112,13 +113,59 @@ class Identifiers:
         return cls(pools, avoid, offsets)
 
 
+@dataclass
+class RowFilter:
+    """Drops sampled rows that `keep` rejects and tops the batch back up from fresh seeds.
+
+    Counts what it did (aggregates only): rows replaced, top-up rounds, rows it could not replace.
+    """
+
+    keep: Callable[[pd.DataFrame], np.ndarray]
+    max_rounds: int = 10
+    replaced: int = 0
+    rounds: int = 0
+    shortfall: int = 0
+
+    def reset(self) -> None:
+        self.replaced = self.rounds = self.shortfall = 0
+
+    def apply(self, engine: Engine, batch: Batch, modelled: pd.DataFrame) -> pd.DataFrame:
+        conditions = batch.conditions or None
+        kept = [modelled[self.keep(modelled)]]
+        have = len(kept[0])
+        self.replaced += batch.rows - have
+        for attempt in range(1, self.max_rounds + 1):
+            if have >= batch.rows:
+                break
+            need = batch.rows - have
+            seed = int(np.random.SeedSequence([batch.seed, attempt]).generate_state(1)[0])
+            extra = engine.sample(need + max(16, need // 2), seed=seed, conditions=conditions)
+            extra = extra[self.keep(extra)].iloc[:need]
+            kept.append(extra)
+            have += len(extra)
+            self.rounds = max(self.rounds, attempt)
+        self.shortfall += max(batch.rows - have, 0)
+        return pd.concat(kept, ignore_index=True)
+
+
 def sample_batch(
-    engine: Engine, batch: Batch, contract: Contract, identifiers: Identifiers
+    engine: Engine,
+    batch: Batch,
+    contract: Contract,
+    identifiers: Identifiers,
+    row_filter: RowFilter | None = None,
 ) -> pd.DataFrame:
-    """One batch of finished rows: modelled columns from the engine, fresh keys, fake identifiers."""
+    """One batch of finished rows: modelled columns from the engine, fresh keys, fake identifiers.
+
+    With a `row_filter`, rejected rows are replaced; a batch it cannot fill comes back short (the
+    expectations' row count and the privacy check then fail the gate).
+    """
     modelled = engine.sample(batch.rows, seed=batch.seed, conditions=batch.conditions or None)
     if len(modelled) != batch.rows:
         raise DataError(f"engine returned {len(modelled)} rows for a batch of {batch.rows}")
+    if row_filter is not None:
+        modelled = row_filter.apply(engine, batch, modelled)
+    rows = len(modelled)
     columns: dict[str, pd.Series] = {}
     for i, column in enumerate(contract.columns):
         if column.is_modelled:
@@ -127,17 +174,17 @@ def sample_batch(
             columns[column.name] = key_values(
                 column.physical,
                 batch.start,
-                batch.rows,
+                rows,
                 seed=batch.seed,
                 offset=identifiers.offsets[column.name],
             )
         elif column.spec.constraints.unique:
             pool = identifiers.pools[column.name]
             avoid = identifiers.avoid[column.name]
-            columns[column.name] = unique_fakes(pool, batch.start, batch.rows, avoid=avoid)
+            columns[column.name] = unique_fakes(pool, batch.start, rows, avoid=avoid)
         else:
             pool = identifiers.pools[column.name]
-            columns[column.name] = pick_fakes(pool, batch.rows, seed=batch.seed + i)
+            columns[column.name] = pick_fakes(pool, rows, seed=batch.seed + i)
     return conform(pd.DataFrame(columns), contract)
 
 
@@ -161,7 +208,11 @@ def conform(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
 
 
 def iter_batches(
-    engine: Engine, batches: list[Batch], contract: Contract, identifiers: Identifiers
+    engine: Engine,
+    batches: list[Batch],
+    contract: Contract,
+    identifiers: Identifiers,
+    row_filter: RowFilter | None = None,
 ) -> Iterator[pd.DataFrame]:
     for batch in batches:
-        yield sample_batch(engine, batch, contract, identifiers)
+        yield sample_batch(engine, batch, contract, identifiers, row_filter)

@@ -55,6 +55,8 @@ def spec(
         "checks": {
             "utility": {"min_ratio": 0.0},
             "quality": {"min_column_shapes": 0.6, "min_pair_trends": 0.3},
+            # the holdout has a few hundred rows: as many attacks as that is all anonymeter can make
+            "privacy": {"anonymeter": {"n_attacks": 300, "max_attempts": 15000}},
         },
         "output": {"path": str(out) if out else "out"},
     }

@@ -6,6 +6,7 @@ re-render it. Everything shown is an aggregate: scores, counts, shares per bin.
 
 from __future__ import annotations
 
+import itertools
 from html import escape
 from typing import Any
 
@@ -56,8 +57,8 @@ def render(metrics: dict[str, Any]) -> str:
         )
     )
     parts.append(_check("Expectations (Great Expectations)", checks.get("expectations")))
-    for name in ("privacy", "bias"):
-        parts.append(_check(name.capitalize(), checks.get(name)))
+    parts.append(_privacy(checks.get("privacy")))
+    parts.append(_check("Bias", checks.get("bias")))
     for name, check in checks.items():
         if name not in _ORDER:
             parts.append(_check(name.capitalize(), check))
@@ -81,7 +82,7 @@ def _cards(metrics: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str:
         "quality": ("quality score", "score"),
         "utility": ("utility TSTR/TRTR", "ratio"),
         "detection": ("detection ROC AUC", "roc_auc"),
-        "privacy": ("privacy", None),
+        "privacy": ("privacy DCR share", "dcr_share"),
         "bias": ("bias", None),
     }
     for name, (label, key) in headline.items():
@@ -204,6 +205,93 @@ def _heatmap(association: dict[str, Any] | None) -> str:
         "0.5 or more.</p>"
         f"<table class=heat><thead><tr><th></th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _privacy(check: dict[str, Any] | None) -> str:
+    """Each measure against its honest baseline (holdout rows the engine never saw)."""
+    parts = [_section("Privacy: does the synthetic data reveal the training rows?", check)]
+    if check is None:
+        return parts[0]
+    charts = check["charts"]
+    parts.append(
+        "<p>Each measure is compared with what real rows the engine never saw (the holdout) score: "
+        "an honest generator looks like the holdout.</p>"
+    )
+    parts.append(_table(list(check["details"])))
+    dcr = charts.get("dcr")
+    if dcr and dcr["edges"]:
+        edges = dcr["edges"]
+        chart = {
+            "column": "distance to the closest training row",
+            "kind": "numeric",
+            "labels": [f"{a:.3f}-{b:.3f}" for a, b in itertools.pairwise(edges)],
+            "real": dcr["holdout"],
+            "synthetic": dcr["synthetic"],
+            "axis": [f"{edges[0]:.2f}", f"{edges[-1]:.2f}"],
+        }
+        parts.append(
+            f"<div class=charts>{_bars(chart, None)}</div><p class=muted>"
+            f"<span class=key style='background:{_REAL}'></span>holdout rows"
+            f"<span class=key style='background:{_SYNTHETIC}'></span>synthetic rows. A spike at 0 "
+            "on the synthetic side is copied rows.</p>"
+        )
+    anonymeter = charts.get("anonymeter")
+    if anonymeter:
+        parts.append("<h3>anonymeter attacks</h3>")
+        parts.append(_table(_anonymeter_rows(anonymeter)))
+    identifiers = charts.get("identifiers")
+    if identifiers is not None:
+        parts.append("<h3>Undeclared identifiers in modelled text columns</h3>")
+        parts.append(_table(identifiers) if identifiers else "<p>none found</p>")
+    rare = charts.get("rare")
+    if rare:
+        parts.append("<h3>Rare quasi-identifier combinations</h3>")
+        parts.append(_table([rare]))
+    if charts.get("filter"):
+        parts.append("<h3>Privacy filter</h3>")
+        parts.append(_table([charts["filter"]]))
+    if charts.get("seconds"):
+        parts.append(
+            "<p class=muted>seconds: "
+            + escape(", ".join(f"{k} {v}" for k, v in charts["seconds"].items()))
+            + "</p>"
+        )
+    return "\n".join(parts)
+
+
+def _anonymeter_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    evaluators = result.get("evaluators", {})
+    found = [
+        (f"singling out ({mode})", evaluators.get(f"singling_out_{mode}"))
+        for mode in ("univariate", "multivariate")
+    ]
+    found.append(("linkability", evaluators.get("linkability")))
+    found += [(f"inference: {c}", r) for c, r in evaluators.get("inference", {}).items()]
+    rows = []
+    for name, r in found:
+        if not r:
+            continue
+        risk = r.get("risk") or {}
+        rows.append(
+            {
+                "attack": name,
+                "risk": risk.get("value"),
+                "95% CI": risk.get("ci"),
+                "attack rate": _rate(r.get("attack_rate")),
+                "baseline rate": _rate(r.get("baseline_rate")),
+                "control rate": _rate(r.get("control_rate")),
+                "attacks": r.get("n_attacks"),
+                "seconds": r.get("wall_s"),
+                "note": r.get("reason") or r.get("error") or ", ".join(r.get("flags", [])) or None,
+            }
+        )
+    return rows
+
+
+def _rate(rate: Any) -> Any:
+    if isinstance(rate, dict):
+        return f"{rate.get('value', 0):.3f} ± {rate.get('error', 0):.3f}"
+    return rate
 
 
 def _check(title: str, check: dict[str, Any] | None, note: str = "") -> str:

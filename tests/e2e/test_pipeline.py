@@ -114,9 +114,17 @@ def test_report_command_re_renders_a_run_from_its_metrics(tmp_path: Path, capsys
     assert main(["report", summary["output"], "--out", str(again)]) == 0
     original = Path(summary["report"]).read_text(encoding="utf-8")
     assert again.read_text(encoding="utf-8") == original
-    for section in ("Fidelity", "Association difference", "Utility", "Detection", "Expectations"):
+    for section in (
+        "Fidelity",
+        "Association difference",
+        "Utility",
+        "Detection",
+        "Expectations",
+        "Privacy: does the synthetic data reveal",
+        "anonymeter attacks",
+    ):
         assert section in original
-    assert original.count("<svg") == 7  # one chart per modelled column
+    assert original.count("<svg") == 8  # one chart per modelled column, one of distances
     capsys.readouterr()
     assert main(["report", str(tmp_path)]) == 2
     assert "metrics.json: no such file" in capsys.readouterr().err
@@ -148,12 +156,15 @@ def test_canary_pii_never_leaves_the_input(
 ) -> None:
     frame = adult()
     real_names, real_emails = set(frame["full_name"]), set(frame["email"])
-    # bootstrap copies training rows verbatim: the hardest case for the identifier columns.
-    # (Published today; quarantined once a privacy gate exists. Either way nothing may leak.)
+    # bootstrap copies training rows verbatim: the hardest case for the identifier columns, and
+    # the negative control the privacy gate exists to stop.
     spec = write_job(tmp_path / "job", frame, model={"engine": "bootstrap"})
     code, summary = _run_json(capsys, "run", str(spec))
     logs = capsys.readouterr()
-    assert code in (0, 1)
+    assert code == 1 and summary["status"] == "quarantined"
+    assert not summary["metrics"]["privacy"]["passed"]
+    assert any("exact copies" in r for r in summary["reasons"])
+    assert any("anonymeter singling out" in r for r in summary["reasons"])
     output = pq.read_table(summary["data"]).to_pandas()
     assert not set(output["full_name"]) & real_names and not set(output["email"]) & real_emails
     assert not set(output["record_id"]) & set(frame["record_id"])
@@ -166,6 +177,24 @@ def test_canary_pii_never_leaves_the_input(
             assert needle not in text
         for path in searched:
             assert needle.encode() not in path.read_bytes(), path
+
+
+def test_privacy_filter_replaces_close_rows_and_reports_the_count(tmp_path: Path, capsys) -> None:
+    spec = write_job(
+        tmp_path / "job",
+        sample={
+            "seed": 3,
+            "batch_size": 500,
+            "privacy_filter": {"enabled": True, "quantile": 0.05},
+        },
+    )
+    code, summary = _run_json(capsys, "run", str(spec), "--rows", "600")
+    assert code == 0, summary["reasons"]
+    assert pq.read_table(summary["data"]).num_rows == 600
+    privacy = summary["metrics"]["privacy"]
+    assert privacy["filter_replaced"] > 0 and privacy["passed"]
+    report = Path(summary["report"]).read_text(encoding="utf-8")
+    assert "Privacy filter" in report and "anonymeter attacks" in report
 
 
 def test_demo_job_publishes_the_bundled_adult_sample(tmp_path: Path, capsys) -> None:

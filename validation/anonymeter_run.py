@@ -1,0 +1,207 @@
+"""anonymeter's singling-out, linkability and inference attacks, run in anonymeter's own interpreter.
+
+anonymeter 1.1.0 pins numpy < 1.27 and pyarrow < 22, which the core outgrew, so it lives in a
+second virtual environment (``make anonymeter`` builds ``.venv-anonymeter``). This side writes
+the three frames as Parquet into a private temporary directory, runs
+``validation/anonymeter_worker.py`` there under that interpreter, and reads back its
+``result.json`` (aggregates only). Nothing the worker prints is logged or re-raised: anonymeter's
+messages can quote rows.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["AnonymeterUnavailable", "evaluate", "interpreter"]
+
+ENV_PYTHON = "SYNTH_ANONYMETER_PYTHON"
+WORKER = Path(__file__).with_name("anonymeter_worker.py")
+CONFIDENCE = 0.95
+_PROBE = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('anonymeter') else 3)"
+_TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+class AnonymeterUnavailable(Exception):
+    """No interpreter that can import anonymeter is configured or installed."""
+
+
+def interpreter(settings: Any) -> str:
+    """The Python that runs anonymeter: ``settings.python``, else $SYNTH_ANONYMETER_PYTHON,
+    else this interpreter if it can import anonymeter."""
+    configured = getattr(settings, "python", None)
+    if configured:
+        return _checked(Path(configured), "checks.privacy.anonymeter.python")
+    from_env = os.environ.get(ENV_PYTHON, "").strip()
+    if from_env:
+        return _checked(Path(from_env), ENV_PYTHON)
+    if importlib.util.find_spec("anonymeter") is not None:
+        return sys.executable
+    raise AnonymeterUnavailable(
+        "anonymeter is not installed: run `make anonymeter` (a separate venv) or set "
+        f"{ENV_PYTHON} or checks.privacy.anonymeter.python"
+    )
+
+
+def _checked(path: Path, source: str) -> str:
+    where = _one_line(str(path))
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise AnonymeterUnavailable(f"{source}: no executable interpreter at {where}")
+    try:
+        probe = subprocess.run(
+            [str(path), "-I", "-c", _PROBE],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        raise AnonymeterUnavailable(f"{source}: {where} did not run") from None
+    if probe.returncode != 0:
+        raise AnonymeterUnavailable(f"{source}: {where} cannot import anonymeter")
+    return str(path)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+
+
+def evaluate(
+    train: pd.DataFrame,
+    control: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    *,
+    quasi_identifiers: list[str],
+    sensitive: list[str],
+    settings: Any,
+    seed: int,
+) -> dict:
+    """Run anonymeter's attacks on ``synthetic`` against ``train``, with ``control`` (real rows
+    the generator never saw, as many as ``train``) as the reference; return the worker's result.
+
+    Raises ValueError for inputs anonymeter would misjudge, AnonymeterUnavailable when no
+    interpreter has anonymeter, RuntimeError when the worker fails or times out.
+    """
+    if len(control) != len(train):
+        raise ValueError(
+            f"anonymeter needs a control set as large as the training set (train {len(train)} "
+            f"rows, control {len(control)}): a smaller one overstates the risk"
+        )
+    if len(train) == 0 or len(synthetic) == 0:
+        raise ValueError("anonymeter needs rows in train, control and synthetic")
+    columns = list(train.columns)
+    if not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns):
+        raise ValueError("anonymeter needs unique string column names")
+    for name, frame in (("control", control), ("synthetic", synthetic)):
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} lacks column(s) {missing}")
+    unknown = [c for c in [*quasi_identifiers, *sensitive] if c not in columns]
+    if unknown:
+        raise ValueError(f"quasi-identifier/sensitive column(s) not in the data: {unknown}")
+
+    python = interpreter(settings)
+    job = {
+        "n_attacks": int(settings.n_attacks),
+        "max_attempts": int(settings.max_attempts),
+        "multivariate_columns": int(settings.multivariate_columns),
+        "quasi_identifiers": list(quasi_identifiers),
+        "sensitive": list(sensitive),
+        "seed": int(seed),
+        "confidence": CONFIDENCE,
+        "n_jobs": _cores(),
+    }
+    with tempfile.TemporaryDirectory(prefix="synth-anonymeter-") as workdir:
+        os.chmod(workdir, 0o700)  # it holds real rows
+        for name, frame in (("train", train), ("control", control), ("synthetic", synthetic)):
+            _portable(frame[columns]).to_parquet(Path(workdir, f"{name}.parquet"), index=False)
+        Path(workdir, "job.json").write_text(json.dumps(job), encoding="utf-8")
+        _run_worker(python, workdir, timeout_s=int(settings.timeout_s), n_jobs=job["n_jobs"])
+        try:
+            result = json.loads(Path(workdir, "result.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise RuntimeError("anonymeter worker wrote no readable result") from None
+    if not isinstance(result, dict) or "evaluators" not in result:
+        raise RuntimeError("anonymeter worker wrote an unexpected result")
+    return result
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _portable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns pyarrow writes and pyarrow 21 / pandas 3 read back as the same kind of value.
+
+    Numbers (nullable ones too), booleans, datetimes (tz-aware too) and timedeltas go as they
+    are; object, string and categorical columns go as strings with nulls for missing (an object
+    column mixing types would not convert to Arrow at all).
+    """
+    out = {}
+    for name, values in frame.items():
+        dtype = values.dtype
+        if (
+            pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_bool_dtype(dtype)
+            or pd.api.types.is_datetime64_any_dtype(dtype)
+            or pd.api.types.is_timedelta64_dtype(dtype)
+        ):
+            out[name] = values
+        else:  # object, string, categorical
+            out[name] = values.astype(object).map(_text)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return None
+    if value is pd.NA:
+        return None
+    return str(value)
+
+
+def _run_worker(python: str, workdir: str, *, timeout_s: int, n_jobs: int) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    caps = ("POLARS_MAX_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    env.update(dict.fromkeys((*caps, "MKL_NUM_THREADS", "LOKY_MAX_CPU_COUNT"), str(n_jobs)))
+    try:
+        done = subprocess.run(
+            [python, "-I", str(WORKER), workdir],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout_s,
+            cwd=workdir,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"anonymeter worker timed out after {timeout_s} s") from None
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"anonymeter worker failed (exit {done.returncode}, {_error_type(done.stderr)})"
+        )
+
+
+def _error_type(stderr: bytes) -> str:
+    """The exception's type name from the last stderr line ('KeyError: ...' -> 'KeyError')."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return "no error output"
+    head = lines[-1].split(":", 1)[0].strip()
+    if not _TYPE_NAME.fullmatch(head):
+        return "unknown error"
+    return head.rsplit(".", 1)[-1]

@@ -1,0 +1,450 @@
+"""Run anonymeter's privacy attacks in anonymeter's own interpreter; write aggregates only.
+
+    PYTHON validation/anonymeter_worker.py WORKDIR
+
+WORKDIR holds ``train.parquet``, ``control.parquet``, ``synthetic.parquet`` and ``job.json``
+(n_attacks, max_attempts, multivariate_columns, quasi_identifiers, sensitive, seed,
+confidence, n_jobs). The script writes ``WORKDIR/result.json``: rates, risks, counts and
+timings, and column names, never a query, a row value or a category.
+
+It is self-contained on purpose (stdlib, numpy, pandas, polars, anonymeter): anonymeter 1.1.0
+pins numpy < 1.27 and pyarrow < 22, so it runs under a second interpreter and cannot import
+synth, validation or schemas. ``validation/anonymeter_run.py`` is the other side.
+
+On failure it prints only the exception's type name to stderr (the last line) and exits 1:
+anonymeter's messages can quote rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+# Before numpy / polars / numba load: no thread or process pools wider than the job asks for.
+_THREAD_VARS = (
+    "POLARS_MAX_THREADS",
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "LOKY_MAX_CPU_COUNT",
+)
+
+RESULT_VERSION = 1
+
+
+def _set_thread_caps(n_jobs: int) -> None:
+    for name in _THREAD_VARS:
+        os.environ.setdefault(name, str(n_jobs))
+
+
+def _load_job(workdir: str) -> dict:
+    with open(os.path.join(workdir, "job.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        sys.stderr.write("usage: anonymeter_worker.py WORKDIR\nUsageError\n")
+        return 2
+    workdir = argv[1]
+    job = _load_job(workdir)
+    _set_thread_caps(max(1, int(job.get("n_jobs", 1))))
+    result = _run(workdir, job)
+    tmp = os.path.join(workdir, "result.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=2, allow_nan=False)
+    os.replace(tmp, os.path.join(workdir, "result.json"))
+    return 0
+
+
+# --------------------------------------------------------------------------- the attacks
+
+
+def _run(workdir: str, job: dict) -> dict:
+    import logging
+    import random
+    import time
+    import warnings
+    from importlib.metadata import version
+
+    # anonymeter logs and warns with its queries in the message (row values): silence all of it.
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
+
+    import numpy as np
+    import pandas as pd
+    import polars as pl
+
+    started = time.perf_counter()
+    seed = int(job["seed"])
+    n_jobs = max(1, int(job.get("n_jobs", 1)))
+    confidence = float(job.get("confidence", 0.95))
+    n_attacks = int(job["n_attacks"])
+
+    frames = {
+        name: pd.read_parquet(os.path.join(workdir, f"{name}.parquet"))
+        for name in ("train", "control", "synthetic")
+    }
+    columns = [str(c) for c in frames["train"].columns]
+    kinds = {c: _kind(frames["train"][c]) for c in columns}
+    nulls = {c: int(frames["train"][c].isna().sum()) for c in columns}
+    train, control, synthetic = (_normalise(frames[n][columns], kinds) for n in frames)
+    del frames
+
+    def reseed(offset: int) -> None:
+        # Every evaluator starts from its own fixed state, so one's result does not depend on
+        # which ran before it. pandas' DataFrame.sample (targets) uses numpy's global state,
+        # polars' sample (singling-out size correction) its own global seed.
+        random.seed(seed + offset)
+        np.random.seed((seed + offset) % 2**32)
+        pl.set_random_seed(seed + offset)
+
+    _seed_linkability_baseline(np, seed)
+    _ordered_polars(pl)
+    _cache_compiled_distance()
+
+    evaluators: dict = {}
+    qis = [c for c in job.get("quasi_identifiers", []) if c in columns]
+    sensitive = [c for c in job.get("sensitive", []) if c in columns]
+
+    reseed(1)
+    evaluators["singling_out_univariate"] = _singling_out(
+        train, control, synthetic, "univariate", n_attacks, 1, job, seed, confidence
+    )
+    reseed(2)
+    n_cols = min(int(job.get("multivariate_columns", 4)), len(columns))
+    if n_cols < 2:
+        evaluators["singling_out_multivariate"] = _skipped("fewer than 2 columns")
+    else:
+        evaluators["singling_out_multivariate"] = _singling_out(
+            train, control, synthetic, "multivariate", n_attacks, n_cols, job, seed, confidence
+        )
+    reseed(3)
+    if len(qis) < 2:
+        evaluators["linkability"] = _skipped("fewer than 2 quasi-identifiers")
+    else:
+        half = len(qis) // 2
+        evaluators["linkability"] = _linkability(
+            train, control, synthetic, (qis[:half], qis[half:]), n_attacks, n_jobs, confidence
+        )
+    inference = {}
+    for i, secret in enumerate(sensitive):
+        reseed(10 + i)
+        aux = [c for c in columns if c != secret]
+        if not aux:
+            inference[secret] = _skipped("no other column to attack with")
+            continue
+        inference[secret] = _inference(
+            train, control, synthetic, aux, secret, kinds[secret], n_attacks, n_jobs, confidence
+        )
+    evaluators["inference"] = inference
+
+    return {
+        "version": RESULT_VERSION,
+        "anonymeter_version": version("anonymeter"),
+        "seed": seed,
+        "confidence_level": confidence,
+        "n_jobs": n_jobs,
+        "rows": {"train": len(train), "control": len(control), "synthetic": len(synthetic)},
+        "columns": {c: {"kind": kinds[c], "nulls_in_train": nulls[c]} for c in columns},
+        "quasi_identifiers": qis,
+        "sensitive": sensitive,
+        "evaluators": evaluators,
+        "max_risk": _max_risk(evaluators),
+        "errors": _errors(evaluators),
+        "wall_s": round(time.perf_counter() - started, 3),
+    }
+
+
+def _kind(values) -> str:
+    import pandas as pd
+
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "timedelta"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numeric"
+    return "categorical"
+
+
+def _normalise(frame, kinds: dict):
+    """Types anonymeter handles: float64 numbers (datetimes as epoch seconds), bool, str.
+
+    anonymeter's distance sees a datetime as a category and its singling-out queries compare
+    it to a string; as seconds it is a number on both sides. Missing values stay missing
+    (NaN / null), which anonymeter treats as a value of their own.
+    """
+    import numpy as np
+    import pandas as pd
+
+    out = {}
+    for name, kind in kinds.items():
+        values = frame[name]
+        if kind == "datetime":
+            if getattr(values.dtype, "tz", None) is not None:
+                values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+            stamps = values.astype("datetime64[ns]").to_numpy()
+            seconds = stamps.view("int64").astype("float64") / 1e9
+            seconds[np.isnat(stamps)] = np.nan
+            out[name] = seconds
+        elif kind == "timedelta":
+            out[name] = values.dt.total_seconds().astype("float64")
+        elif kind == "numeric":
+            out[name] = pd.to_numeric(values).astype("float64")
+        elif kind == "boolean" and not values.isna().any():
+            out[name] = values.astype(bool)
+        else:
+            text = values.astype(object)
+            out[name] = pd.Series(
+                [None if _missing(v) else str(v) for v in text], index=values.index, dtype="str"
+            )
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+
+
+def _missing(value) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _skipped(reason: str) -> dict:
+    return {"status": "skipped", "reason": reason}
+
+
+def _rate(rate) -> dict | None:
+    if rate is None:
+        return None
+    return {"value": float(rate.value), "error": float(rate.error)}
+
+
+def _summary(evaluator, confidence: float, extra: dict, started: float) -> dict:
+    """Risk, rates and flags from an evaluated anonymeter evaluator (aggregates only)."""
+    import time
+
+    results = evaluator.results(confidence_level=confidence)
+    risk = evaluator.risk(confidence_level=confidence)
+    flags = list(extra.pop("flags", []))
+    # anonymeter warns here (its results "cannot be trusted"); keep it as a flag.
+    if results.baseline_rate.value >= results.attack_rate.value:
+        flags.append("baseline_not_beaten")
+    if results.control_rate is not None and results.control_rate.value >= 1.0:
+        flags.append("control_success_100")
+    return {
+        "status": "ok",
+        "risk": {"value": float(risk.value), "ci": [float(risk.ci[0]), float(risk.ci[1])]},
+        "attack_rate": _rate(results.attack_rate),
+        "baseline_rate": _rate(results.baseline_rate),
+        "control_rate": _rate(results.control_rate),
+        "n_success": int(results.n_success),
+        "n_baseline": int(results.n_baseline),
+        "n_control": None if results.n_control is None else float(results.n_control),
+        **extra,
+        "flags": flags,
+        "wall_s": round(time.perf_counter() - started, 3),
+    }
+
+
+def _failed(error: BaseException, started: float) -> dict:
+    import time
+
+    return {
+        "status": "error",
+        "error": type(error).__name__,
+        "wall_s": round(time.perf_counter() - started, 3),
+    }
+
+
+def _singling_out(train, control, synthetic, mode, n_attacks, n_cols, job, seed, confidence):
+    import time
+
+    from anonymeter.evaluators import SinglingOutEvaluator
+    from anonymeter.evaluators import singling_out_evaluator as so
+
+    started = time.perf_counter()
+    made: list[int] = []
+    generate = so._generate_singling_out_queries
+
+    def counted(*args, **kwargs):
+        queries = generate(*args, **kwargs)
+        made.append(len(queries))
+        return queries
+
+    so._generate_singling_out_queries = counted  # count the attacks it could make; no queries kept
+    try:
+        evaluator = SinglingOutEvaluator(
+            ori=train,
+            syn=synthetic,
+            control=control,
+            n_attacks=n_attacks,
+            n_cols=n_cols,
+            max_attempts=int(job["max_attempts"]),
+            seed=seed,
+        )
+        evaluator.evaluate(mode=mode)
+        n_made = made[-1] if made else None
+        flags = []
+        if n_made is not None and n_made < n_attacks:
+            flags.append("fewer_attacks_than_requested")
+        extra = {
+            "mode": mode,
+            "n_attacks_requested": n_attacks,
+            "n_attacks": n_made,
+            "max_attempts": int(job["max_attempts"]),
+            "flags": flags,
+        }
+        if mode == "multivariate":
+            extra["n_cols"] = n_cols
+        return _summary(evaluator, confidence, extra, started)
+    except Exception as error:
+        return _failed(error, started)
+    finally:
+        so._generate_singling_out_queries = generate
+
+
+def _cache_compiled_distance() -> None:
+    """anonymeter's numba distance compiles for ~10 s in every process; numba's on-disk cache
+    (machine code only, next to anonymeter's source) makes later runs start in well under 1 s."""
+    try:
+        import anonymeter.evaluators  # noqa: F401  (first: its modules import each other)
+        from anonymeter.neighbors import mixed_types_kneighbors as knn
+
+        for function in (knn.gower_distance, knn._nearest_neighbors):
+            function.enable_caching()
+    except Exception:  # read-only install, other numba: compile as before
+        return
+
+
+def _ordered_polars(pl) -> None:
+    """polars' group_by and Series.unique return groups in hash order, which varies between
+    runs; anonymeter shuffles and draws from those lists, so a seed alone does not fix its
+    queries. First-seen order does (this process only)."""
+    group_by, unique = pl.DataFrame.group_by, pl.Series.unique
+
+    def ordered_group_by(self, *by, maintain_order: bool = True, **named_by):
+        return group_by(self, *by, maintain_order=maintain_order, **named_by)
+
+    def ordered_unique(self, *, maintain_order: bool = True):
+        return unique(self, maintain_order=maintain_order)
+
+    pl.DataFrame.group_by = ordered_group_by
+    pl.Series.unique = ordered_unique
+
+
+def _seed_linkability_baseline(np, seed: int) -> None:
+    """anonymeter 1.1.0 draws the linkability baseline from an unseeded default_rng()."""
+    from anonymeter.evaluators import linkability_evaluator as le
+
+    if not hasattr(le, "_random_links"):
+        return
+    rng = np.random.default_rng(seed)
+
+    def random_links(n_synthetic: int, n_attacks: int, n_neighbors: int):
+        return np.array(
+            [rng.choice(n_synthetic, size=n_neighbors, replace=False) for _ in range(n_attacks)]
+        )
+
+    le._random_links = random_links
+
+
+def _linkability(train, control, synthetic, aux_cols, n_attacks, n_jobs, confidence):
+    import time
+
+    from anonymeter.evaluators import LinkabilityEvaluator
+
+    started = time.perf_counter()
+    n = min(n_attacks, len(train), len(control))
+    n_neighbors = min(10, len(synthetic))
+    try:
+        evaluator = LinkabilityEvaluator(
+            ori=train,
+            syn=synthetic,
+            control=control,
+            aux_cols=(list(aux_cols[0]), list(aux_cols[1])),
+            n_attacks=n,
+            n_neighbors=n_neighbors,
+        )
+        evaluator.evaluate(n_jobs=n_jobs)
+        extra = {
+            "aux_cols": [list(aux_cols[0]), list(aux_cols[1])],
+            "n_neighbors": n_neighbors,
+            "n_attacks_requested": n_attacks,
+            "n_attacks": n,
+            "flags": ["fewer_attacks_than_requested"] if n < n_attacks else [],
+        }
+        return _summary(evaluator, confidence, extra, started)
+    except Exception as error:
+        return _failed(error, started)
+
+
+def _inference(train, control, synthetic, aux, secret, kind, n_attacks, n_jobs, confidence):
+    import time
+
+    from anonymeter.evaluators import InferenceEvaluator
+
+    started = time.perf_counter()
+    # anonymeter's own default is regression=False (exact match) even for numbers; a number is
+    # guessed right within 5 % instead.
+    regression = kind in ("numeric", "datetime", "timedelta")
+    n = min(n_attacks, len(train), len(control), len(synthetic))
+    try:
+        evaluator = InferenceEvaluator(
+            ori=train,
+            syn=synthetic,
+            control=control,
+            aux_cols=aux,
+            secret=secret,
+            regression=regression,
+            n_attacks=n,
+        )
+        evaluator.evaluate(n_jobs=n_jobs)
+        extra = {
+            "secret": secret,
+            "aux_cols": aux,
+            "regression": regression,
+            "n_attacks_requested": n_attacks,
+            "n_attacks": n,
+            "flags": ["fewer_attacks_than_requested"] if n < n_attacks else [],
+        }
+        return _summary(evaluator, confidence, extra, started)
+    except Exception as error:
+        return _failed(error, started)
+
+
+def _max_risk(evaluators: dict) -> dict:
+    """The worst risk per attack family, None when nothing ran."""
+
+    def worst(items) -> float | None:
+        values = [e["risk"]["value"] for e in items if e.get("status") == "ok"]
+        return max(values) if values else None
+
+    return {
+        "singling_out": worst(
+            [evaluators["singling_out_univariate"], evaluators["singling_out_multivariate"]]
+        ),
+        "linkability": worst([evaluators["linkability"]]),
+        "inference": worst(evaluators["inference"].values()),
+    }
+
+
+def _errors(evaluators: dict) -> list[str]:
+    """Evaluators that failed (their entries say only the exception type)."""
+    named = {k: v for k, v in evaluators.items() if k != "inference"}
+    named.update({f"inference:{k}": v for k, v in evaluators["inference"].items()})
+    return [name for name, entry in named.items() if entry.get("status") == "error"]
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except Exception as exc:  # only the type name leaves the process
+        sys.stderr.write(f"{type(exc).__name__}\n")
+        sys.exit(1)

@@ -1,0 +1,114 @@
+"""Rows as points, and nearest neighbours between tables: the ground the privacy checks stand on.
+
+Every modelled column contributes at most 1 to the squared distance between two rows:
+- numbers and dates are mapped to their quantile among the reference (training) rows, so a column's
+  scale and skew do not matter, and a missing value is one more dimension (present 0, missing 1);
+- categories are one-hot over the contract's domain plus a missing slot, scaled by 1/sqrt(2), so two
+  different categories are exactly 1 apart.
+
+Nearest neighbours are exact, by brute force in torch, in chunks: scikit-learn's tree searches take
+minutes on 30k x 30k rows of ~100 dimensions, a chunked matrix product takes seconds. Rows that are
+identical (same hash over the modelled columns) are at distance exactly 0, whatever float rounding
+says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from schemas.contract import Contract
+from validation.frames import features
+
+__all__ = ["Encoder", "nearest", "row_hashes"]
+
+_CHUNK_CELLS = 1 << 22  # query rows x reference rows per matrix product (32 MiB at float64)
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """Maps a table's modelled columns to points in [0, 1]-scaled space, fitted on reference rows."""
+
+    contract: Contract
+    sorted_numbers: dict[str, np.ndarray]
+    domains: dict[str, int]
+
+    @classmethod
+    def fit(cls, reference: pd.DataFrame, contract: Contract) -> Encoder:
+        table = features(reference, contract)
+        numbers, domains = {}, {}
+        for name, values in table.items():
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                domains[name] = len(values.cat.categories)
+            else:
+                present = values.to_numpy(dtype="float64")
+                numbers[name] = np.sort(present[~np.isnan(present)])
+        return cls(contract, numbers, domains)
+
+    @property
+    def dimensions(self) -> int:
+        return 2 * len(self.sorted_numbers) + sum(n + 1 for n in self.domains.values())
+
+    def transform(self, frame: pd.DataFrame, dtype: np.dtype = np.float64) -> np.ndarray:
+        table = features(frame, self.contract)
+        out = np.zeros((len(table), self.dimensions), dtype=dtype)
+        at = 0
+        for name, values in table.items():
+            if name in self.domains:
+                codes = values.cat.codes.to_numpy()  # -1: missing (or outside the domain)
+                slots = np.where(codes < 0, self.domains[name], codes)
+                out[np.arange(len(table)), at + slots] = np.sqrt(0.5)
+                at += self.domains[name] + 1
+            else:
+                x = values.to_numpy(dtype="float64")
+                ref = self.sorted_numbers[name]
+                missing = np.isnan(x)
+                if len(ref):
+                    rank = np.searchsorted(ref, x, "left") + np.searchsorted(ref, x, "right")
+                    out[:, at] = np.where(missing, 0.0, rank / (2.0 * len(ref)))
+                out[:, at + 1] = missing
+                at += 2
+        return out
+
+
+def row_hashes(frame: pd.DataFrame, contract: Contract) -> np.ndarray:
+    """One uint64 per row over the modelled columns: equal rows, equal hashes."""
+    return pd.util.hash_pandas_object(features(frame, contract), index=False).to_numpy()
+
+
+def nearest(
+    query: np.ndarray,
+    reference: np.ndarray,
+    k: int = 1,
+    *,
+    same: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distances to the k nearest reference rows (ascending) and their indices.
+
+    `same`, if given, is a boolean vector over the query rows: True where the row is known to be
+    identical to some reference row; its nearest distance is then exactly 0.
+    """
+    if len(reference) < k:
+        raise ValueError(f"need at least {k} reference rows, got {len(reference)}")
+    ref = torch.from_numpy(np.ascontiguousarray(reference))
+    ref_t = ref.T.contiguous()
+    ref_norm = (ref * ref).sum(1)
+    chunk = max(1, _CHUNK_CELLS // max(len(reference), 1))
+    dist = np.empty((len(query), k), dtype=np.float64)
+    index = np.empty((len(query), k), dtype=np.int64)
+    for start in range(0, len(query), chunk):
+        q = torch.from_numpy(np.ascontiguousarray(query[start : start + chunk]))
+        # |q - r|^2 = |q|^2 + |r|^2 - 2 q.r; |q|^2 does not change the order, so add it after top-k
+        partial = torch.addmm(ref_norm, q, ref_t, beta=1.0, alpha=-2.0)
+        values, where = torch.topk(partial, k, dim=1, largest=False)
+        values += (q * q).sum(1, keepdim=True)
+        dist[start : start + len(q)] = values.clamp_min(0).sqrt().double().numpy()
+        index[start : start + len(q)] = where.numpy()
+    # float rounding leaves identical rows ~1e-8 apart; snap near-ties of noise to exact zero
+    dist[dist < 1e-6] = 0.0
+    if same is not None:
+        dist[same, 0] = 0.0
+    return dist, index

@@ -1,0 +1,563 @@
+"""Privacy: does the synthetic data reveal the rows it was trained on?
+
+Every measure is judged against an honest baseline: real rows of the same population that the engine
+never saw (the holdout). A generator that produced fresh draws from the population would look, to each
+measure, exactly like the holdout does; one that copies or memorises looks closer to training.
+
+- exact copies: synthetic rows identical to a training row, against the same share for an equal-sized
+  holdout sample;
+- DCR share: the share of synthetic rows closer to a training row than to any holdout row (equal-sized
+  samples, ties count half); 0.5 is ideal;
+- NNDR low tail: nearest / second-nearest training distance ratio; the share of synthetic rows below the
+  holdout's low quantile, against the holdout's own share;
+- membership inference: an attacker who sees the synthetic data scores each candidate row by its
+  distance to the nearest synthetic row; ROC AUC (bootstrap CI) and TPR at 1% FPR on training members
+  against holdout non-members;
+- rare quasi-identifier combinations: synthetic rows landing on a combination seen fewer than
+  `rare_count` times in training, against the holdout's rate;
+- undeclared identifiers in modelled text columns, and fakes that equal a real identifier.
+
+anonymeter's attacks run separately (validation.anonymeter_run): they need another interpreter.
+Everything returned is an aggregate: shares, scores, counts and timings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+from sklearn.metrics import roc_auc_score
+
+from schemas.contract import Contract
+from schemas.spec import ColumnType, PrivacyChecks, Role
+from validation import pii_scan
+from validation.anonymeter_run import AnonymeterUnavailable
+from validation.distance import Encoder, nearest, row_hashes
+from validation.frames import codes, features
+from validation.result import CheckResult
+
+__all__ = [
+    "DistanceGuard",
+    "Samples",
+    "attack",
+    "check",
+    "dcr_share",
+    "dcr_share_adjusted",
+    "nndr",
+    "rare_share",
+]
+
+NAME = "privacy"
+_BOOTSTRAP = 200
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Equal-sized training and holdout samples, and a synthetic sample, all seeded."""
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    synthetic: pd.DataFrame
+
+    @classmethod
+    def draw(
+        cls,
+        train: pd.DataFrame,
+        holdout: pd.DataFrame,
+        synthetic: pd.DataFrame,
+        rows: int,
+        seed: int,
+    ) -> Samples:
+        n = min(rows, len(train), len(holdout))
+        rng = np.random.default_rng(seed)
+
+        def take(frame: pd.DataFrame, size: int) -> pd.DataFrame:
+            picked = np.sort(rng.choice(len(frame), size=min(size, len(frame)), replace=False))
+            return frame.iloc[picked].reset_index(drop=True)
+
+        return cls(take(train, n), take(holdout, n), take(synthetic, rows))
+
+
+# --- the measures, on encoded points; each is tested on hand-made data with a known answer ---------
+
+
+def exact_share(query_hashes: np.ndarray, reference_hashes: np.ndarray) -> float:
+    """Share of query rows identical to some reference row."""
+    return float(np.isin(query_hashes, reference_hashes).mean()) if len(query_hashes) else 0.0
+
+
+def dcr_share(to_train: np.ndarray, to_holdout: np.ndarray) -> float:
+    """Share of rows strictly closer to training than to holdout; ties count half."""
+    return float(np.mean(to_train < to_holdout) + 0.5 * np.mean(to_train == to_holdout))
+
+
+def dcr_share_adjusted(
+    to_train: np.ndarray, to_holdout: np.ndarray, train_rows: int, holdout_rows: int
+) -> float:
+    """DCR share against unequal sets, mapped so that honest data scores 0.5 whatever the sizes.
+
+    Ties are split in proportion to the set sizes; the share's odds are divided by the honest odds
+    train_rows / holdout_rows.
+    """
+    p = train_rows / (train_rows + holdout_rows)
+    share = float(np.mean(to_train < to_holdout) + p * np.mean(to_train == to_holdout))
+    return dcr_share_adjusted_from(share, train_rows, holdout_rows)
+
+
+def dcr_share_adjusted_from(share: float, train_rows: int, holdout_rows: int) -> float:
+    if share >= 1.0:
+        return 1.0
+    odds = share / (1.0 - share) / (train_rows / holdout_rows)
+    return odds / (1.0 + odds)
+
+
+def _share_of(adjusted: float, train_rows: int, holdout_rows: int) -> float:
+    """The raw share a size-adjusted share came from."""
+    if adjusted >= 1.0:
+        return 1.0
+    odds = adjusted / (1.0 - adjusted) * (train_rows / holdout_rows)
+    return odds / (1.0 + odds)
+
+
+def _se(p1: float, n1: int, p2: float | None = None, n2: int = 1) -> float:
+    """Standard error of a share (or of the difference of two independent shares)."""
+    var = p1 * (1 - p1) / max(n1, 1)
+    if p2 is not None:
+        var += p2 * (1 - p2) / max(n2, 1)
+    return float(np.sqrt(var))
+
+
+def _ratio_se(p1: float, n1: int, p2: float, n2: int) -> float:
+    """Delta-method standard error of p1 / p2."""
+    if p1 <= 0 or p2 <= 0:
+        return 0.0
+    return float(p1 / p2 * np.sqrt((1 - p1) / (p1 * n1) + (1 - p2) / (p2 * n2)))
+
+
+def nndr(distances: np.ndarray) -> np.ndarray:
+    """Nearest / second-nearest distance; 1 where both are 0 (a row duplicated in the reference)."""
+    d1, d2 = distances[:, 0], distances[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d2 > 0, d1 / d2, 1.0)
+    return ratio
+
+
+def attack(members: np.ndarray, non_members: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
+    """A distance-based membership attack: a smaller distance to the synthetic data means "member".
+
+    Returns ROC AUC with a 95% stratified bootstrap interval and the TPR at 1% FPR.
+    """
+    scores = -np.concatenate([members, non_members])
+    truth = np.concatenate([np.ones(len(members)), np.zeros(len(non_members))])
+    auc = float(roc_auc_score(truth, scores))
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(_BOOTSTRAP):
+        m = rng.choice(members, len(members))
+        n = rng.choice(non_members, len(non_members))
+        boot.append(_auc(-m, -n))
+    low, high = np.quantile(boot, [0.025, 0.975])
+    return {
+        "auc": round(auc, 4),
+        "auc_ci": [round(float(low), 4), round(float(high), 4)],
+        "tpr_at_1pct_fpr": round(_tpr_at(-members, -non_members, 0.01), 4),
+    }
+
+
+def _auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """Mann-Whitney AUC with ties counted half."""
+    both = np.concatenate([positive, negative])
+    ranks = pd.Series(both).rank(method="average").to_numpy()[: len(positive)]
+    n1, n0 = len(positive), len(negative)
+    return float((ranks.sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _tpr_at(positive: np.ndarray, negative: np.ndarray, fpr: float) -> float:
+    """Largest TPR of a threshold rule `score > t` whose FPR is at most `fpr` (no randomised ties)."""
+    allowed = int(np.floor(fpr * len(negative)))
+    ordered = np.sort(negative)[::-1]
+    # the threshold sits at the (allowed+1)-th highest negative score: only scores above it fire
+    threshold = ordered[allowed] if allowed < len(ordered) else -np.inf
+    return float(np.mean(positive > threshold))
+
+
+def rare_share(
+    train_keys: np.ndarray, query_keys: np.ndarray, rare_count: int
+) -> tuple[float, int]:
+    """Share of query rows whose combination occurs 1..rare_count-1 times in training, and how many
+    distinct such combinations the query reproduces."""
+    values, counts = np.unique(train_keys, return_counts=True)
+    rare = values[counts < rare_count]
+    hit = np.isin(query_keys, rare)
+    return (float(hit.mean()) if len(hit) else 0.0), len(np.unique(query_keys[hit]))
+
+
+def qi_keys(frame: pd.DataFrame, contract: Contract, columns: list[str], edges) -> np.ndarray:
+    table = features(frame, contract)[columns]
+    coded = codes(table, edges)
+    width = np.array([int(max(v.max(initial=0), 0)) + 2 for v in coded.values()], dtype=object)
+    key = np.zeros(len(table), dtype=object)
+    for (_, v), w in zip(coded.items(), width, strict=True):
+        key = key * int(w) + v.astype(object)
+    return key.astype(str)
+
+
+def qi_edges(train: pd.DataFrame, contract: Contract, columns: list[str]) -> dict[str, np.ndarray]:
+    """Numbers with few distinct values (age in years) keep them; others are cut at 20 quantiles."""
+    table = features(train, contract)[columns]
+    edges = {}
+    for name, values in table.items():
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            continue
+        present = values.dropna().to_numpy(dtype="float64")
+        distinct = np.unique(present)
+        edges[name] = (
+            distinct
+            if len(distinct) <= 100
+            else np.unique(np.quantile(present, np.linspace(0.05, 0.95, 19)))
+        )
+    return edges
+
+
+# --- the guard the sampler uses to replace rows that sit too close to training ---------------------
+
+
+@dataclass(frozen=True)
+class DistanceGuard:
+    """Keeps a synthetic row only if its nearest training row is farther than the holdout's
+    `quantile` of nearest-training-row distances (so an exact copy never passes, even where real
+    data has duplicates and that quantile is 0)."""
+
+    encoder: Encoder
+    train_points: np.ndarray
+    train_hashes: np.ndarray
+    threshold: float
+    quantile: float
+
+    @classmethod
+    def fit(
+        cls, train: pd.DataFrame, holdout: pd.DataFrame, contract: Contract, quantile: float
+    ) -> DistanceGuard:
+        encoder = Encoder.fit(train, contract)
+        points, hashes = encoder.transform(train), row_hashes(train, contract)
+        same = np.isin(row_hashes(holdout, contract), hashes)
+        baseline, _ = nearest(encoder.transform(holdout), points, same=same)
+        return cls(encoder, points, hashes, float(np.quantile(baseline[:, 0], quantile)), quantile)
+
+    def keep(self, modelled: pd.DataFrame) -> np.ndarray:
+        copies = np.isin(row_hashes(modelled, self.encoder.contract), self.train_hashes)
+        distance, _ = nearest(self.encoder.transform(modelled), self.train_points, same=copies)
+        return distance[:, 0] > self.threshold
+
+
+# --- the check -----------------------------------------------------------------------------------
+
+
+def check(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    contract: Contract,
+    thresholds: PrivacyChecks,
+    *,
+    seed: int = 0,
+    real_identifiers: pd.DataFrame | None = None,
+    filtered: dict[str, Any] | None = None,
+    anonymeter: Callable[[Samples], dict[str, Any]] | None = None,
+) -> CheckResult:
+    """Run every privacy measure; `real_identifiers` holds the real values of faked columns,
+    `filtered` the privacy filter's counts, `anonymeter` runs anonymeter on the samples."""
+    if holdout is None or len(holdout) < 2 or len(train) < 2:
+        return CheckResult(NAME, False, {}, ("privacy checks need training and holdout rows",))
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 3)
+        clock = now
+
+    s = Samples.draw(train, holdout, synthetic, thresholds.rows, seed)
+    encoder = Encoder.fit(train, contract)
+    t_pts, h_pts, s_pts = (encoder.transform(f) for f in (s.train, s.holdout, s.synthetic))
+    t_hash, h_hash, s_hash = (row_hashes(f, contract) for f in (s.train, s.holdout, s.synthetic))
+    lap("encode")
+
+    rows: list[dict[str, Any]] = []
+    reasons: list[str] = []
+
+    z = float(norm.ppf(1.0 - thresholds.significance))
+
+    def judge(measure: str, value: float, baseline: float | None, limit: float, se: float, why):
+        """Fail when the value is above its limit by more than sampling noise explains."""
+        failed = value - z * se > limit
+        rows.append(
+            {
+                "measure": measure,
+                "synthetic": round(value, 4),
+                "honest baseline": None if baseline is None else round(baseline, 4),
+                "noise (1 s.e.)": round(se, 4),
+                "limit": limit,
+                "passed": not failed,
+            }
+        )
+        if failed:
+            reasons.append(why + (f" beyond sampling noise (s.e. {se:.3f})" if se else ""))
+
+    copies, copies_h = exact_share(s_hash, t_hash), exact_share(s_hash, h_hash)
+    excess = copies - copies_h
+    judge(
+        "exact copies: share of synthetic rows equal to a training row, minus against holdout",
+        excess,
+        0.0,
+        thresholds.max_exact_copy_excess,
+        _se(copies, len(s_hash), copies_h, len(s_hash)),
+        f"{copies:.1%} of synthetic rows are exact copies of sampled training rows against "
+        f"{copies_h:.1%} for holdout rows (excess {excess:.3f} > {thresholds.max_exact_copy_excess})",
+    )
+    lap("exact copies")
+
+    to_t, _ = nearest(s_pts, t_pts, k=2, same=np.isin(s_hash, t_hash))
+    to_h, _ = nearest(s_pts, h_pts, same=np.isin(s_hash, h_hash))
+    dcr = dcr_share(to_t[:, 0], to_h[:, 0])
+    judge(
+        "DCR share: synthetic rows closer to training than to holdout (0.5 ideal)",
+        dcr,
+        0.5,
+        thresholds.max_dcr_share,
+        _se(dcr, len(s_hash)),
+        f"DCR share {dcr:.3f}: synthetic rows sit closer to training rows than to unseen rows "
+        f"(> {thresholds.max_dcr_share}; 0.5 is ideal)",
+    )
+    # Equal-sized samples see only len(holdout)/len(train) of any copies (a 30% leak at an 80/20
+    # split moves the share to 0.54). The whole training set sees them all; under honest generation
+    # the nearest of all real rows is equally likely any of them, so the share closer to training
+    # is len(train)/(len(train)+len(holdout)), and its odds, divided by those odds, put 0.5 at ideal.
+    all_train_hash = row_hashes(train, contract)
+    full_t, _ = nearest(s_pts, encoder.transform(train), same=np.isin(s_hash, all_train_hash))
+    full_h, _ = nearest(
+        s_pts, encoder.transform(holdout), same=np.isin(s_hash, row_hashes(holdout, contract))
+    )
+    dcr_all = dcr_share_adjusted(full_t[:, 0], full_h[:, 0], len(train), len(holdout))
+    raw, step = _share_of(dcr_all, len(train), len(holdout)), _se(0.5, len(s_hash))
+    dcr_all_se = (
+        abs(
+            dcr_share_adjusted_from(min(raw + step, 1.0), len(train), len(holdout))
+            - dcr_share_adjusted_from(max(raw - step, 0.0), len(train), len(holdout))
+        )
+        / 2
+    )
+    judge(
+        "DCR share against all training rows, adjusted for size (0.5 ideal)",
+        dcr_all,
+        0.5,
+        thresholds.max_dcr_share,
+        dcr_all_se,
+        f"size-adjusted DCR share {dcr_all:.3f} against all {len(train)} training rows: "
+        f"synthetic rows sit closer to training rows than to unseen rows (> "
+        f"{thresholds.max_dcr_share}; 0.5 is ideal)",
+    )
+    lap("dcr")
+
+    h_to_t, _ = nearest(h_pts, t_pts, k=2, same=np.isin(h_hash, t_hash))
+    cut = float(np.quantile(nndr(h_to_t), thresholds.nndr_quantile))
+    tail_s, tail_h = float(np.mean(nndr(to_t) <= cut)), float(np.mean(nndr(h_to_t) <= cut))
+    judge(
+        f"NNDR low tail: synthetic rows at or below the holdout's {thresholds.nndr_quantile:.0%} "
+        "quantile, minus the holdout's share",
+        tail_s - tail_h,
+        0.0,
+        thresholds.max_nndr_excess,
+        _se(tail_s, len(s_hash), tail_h, len(h_hash)),
+        f"{tail_s:.1%} of synthetic rows have a nearest/second-nearest training distance ratio in "
+        f"the holdout's low tail against {tail_h:.1%} of holdout rows (excess > "
+        f"{thresholds.max_nndr_excess})",
+    )
+    lap("nndr")
+
+    # the attacker sees all the synthetic rows the checks read, not only the distance sample
+    full_pts, full_hash = encoder.transform(synthetic), row_hashes(synthetic, contract)
+    members, _ = nearest(t_pts, full_pts, same=np.isin(t_hash, full_hash))
+    outsiders, _ = nearest(h_pts, full_pts, same=np.isin(h_hash, full_hash))
+    mia = attack(members[:, 0], outsiders[:, 0], seed=seed)
+    judge(
+        "membership attack ROC AUC (0.5 ideal)",
+        mia["auc"],
+        0.5,
+        thresholds.max_attack_auc,
+        (mia["auc_ci"][1] - mia["auc_ci"][0]) / (2 * 1.96),
+        f"a distance-based membership attack tells training rows from unseen rows with ROC AUC "
+        f"{mia['auc']:.3f} (95% CI {mia['auc_ci'][0]:.3f}-{mia['auc_ci'][1]:.3f}; > "
+        f"{thresholds.max_attack_auc})",
+    )
+    judge(
+        "membership attack TPR at 1% FPR (0.01 ideal)",
+        mia["tpr_at_1pct_fpr"],
+        0.01,
+        thresholds.max_attack_tpr,
+        _se(mia["tpr_at_1pct_fpr"], len(t_hash)),
+        f"the membership attack finds {mia['tpr_at_1pct_fpr']:.1%} of training rows at a 1% false "
+        f"positive rate (> {thresholds.max_attack_tpr:.0%})",
+    )
+    lap("membership attack")
+
+    qis = contract.with_role(Role.quasi_identifier)
+    rare: dict[str, Any] = {"skipped": "no modelled quasi-identifier declared"}
+    if qis:
+        edges = qi_edges(train, contract, qis)
+        train_keys = qi_keys(train, contract, qis, edges)
+        rate_s, distinct = rare_share(
+            train_keys, qi_keys(synthetic, contract, qis, edges), thresholds.rare_count
+        )
+        rate_h, _ = rare_share(
+            train_keys, qi_keys(holdout, contract, qis, edges), thresholds.rare_count
+        )
+        ratio = rate_s / rate_h if rate_h > 0 else (1.0 if rate_s == 0 else float("inf"))
+        rare = {
+            "synthetic": round(rate_s, 4),
+            "holdout": round(rate_h, 4),
+            "combinations": distinct,
+        }
+        judge(
+            f"rare quasi-identifier combinations (< {thresholds.rare_count} in training) "
+            "reproduced: synthetic rate / holdout rate",
+            ratio,
+            1.0,
+            thresholds.max_rare_ratio,
+            _ratio_se(rate_s, len(synthetic), rate_h, len(holdout)),
+            f"{rate_s:.1%} of synthetic rows reproduce a quasi-identifier combination that is rare "
+            f"in training, against {rate_h:.1%} of holdout rows (ratio {ratio:.2f} > "
+            f"{thresholds.max_rare_ratio})",
+        )
+    lap("rare combinations")
+
+    pii_rows, collisions = _identifiers(synthetic, train, contract, real_identifiers)
+    found = [r for r in pii_rows if r["data"] == "synthetic"]
+    if thresholds.pii.enabled and found and thresholds.pii.action == "fail":
+        reasons += [
+            f"column {r['column']!r}: {r['matches']} synthetic values look like {r['kind']} "
+            "(declare the column role: pii, or set checks.privacy.pii.action: warn)"
+            for r in found
+        ]
+    for name, count in collisions.items():
+        reasons.append(f"column {name!r}: {count} replaced identifiers equal a real value")
+    lap("identifiers")
+
+    anonymeter_result = None
+    if anonymeter is not None:
+        try:
+            anonymeter_result = anonymeter(s)
+        except (AnonymeterUnavailable, RuntimeError) as error:
+            reasons.append(f"anonymeter: {error}")
+        else:
+            for error in anonymeter_result.get("errors", []):
+                reasons.append(f"anonymeter: an evaluator failed ({error})")
+            for measure, risk, limit in _anonymeter_risks(anonymeter_result, thresholds):
+                judge(
+                    f"anonymeter {measure} risk",
+                    risk["risk"],
+                    0.0,
+                    limit,
+                    (risk["ci"][1] - risk["ci"][0]) / (2 * 1.96),
+                    f"anonymeter {measure} risk {risk['risk']:.3f} (95% CI {risk['ci'][0]:.3f}-"
+                    f"{risk['ci'][1]:.3f}) is above {limit}",
+                )
+        lap("anonymeter")
+
+    if filtered and filtered.get("shortfall"):
+        reasons.append(
+            f"privacy filter: {filtered['shortfall']} rows could not be replaced by rows far "
+            f"enough from training after {filtered['max_rounds']} rounds"
+        )
+
+    metrics = {
+        "rows": len(s.train),
+        "exact_copies": round(copies, 4),
+        "exact_copies_holdout": round(copies_h, 4),
+        "dcr_share": round(dcr, 4),
+        "dcr_share_all": round(dcr_all, 4),
+        "nndr_low_tail": round(tail_s, 4),
+        "attack_auc": mia["auc"],
+        "attack_tpr_at_1pct_fpr": mia["tpr_at_1pct_fpr"],
+    }
+    if filtered:
+        metrics["filter_replaced"] = filtered.get("replaced", 0)
+    charts = {
+        "dcr": _histogram(to_t[:, 0], h_to_t[:, 0]),
+        "attack_auc_ci": mia["auc_ci"],
+        "copies_of_any_training_row": round(exact_share(s_hash, all_train_hash), 4),
+        "rare": rare,
+        "identifiers": pii_rows,
+        "filter": filtered or {},
+        "seconds": seconds,
+    }
+    if anonymeter_result is not None:
+        charts["anonymeter"] = anonymeter_result
+    return CheckResult(NAME, not reasons, metrics, tuple(reasons), tuple(rows), charts)
+
+
+def _anonymeter_risks(result: dict[str, Any], thresholds: PrivacyChecks):
+    """(measure, {"risk", "ci"}, limit) for every evaluator that ran."""
+    limits = thresholds.anonymeter
+    evaluators = result.get("evaluators", {})
+    found = [
+        (
+            f"singling out ({mode})",
+            evaluators.get(f"singling_out_{mode}"),
+            limits.max_singling_out_risk,
+        )
+        for mode in ("univariate", "multivariate")
+    ]
+    found.append(("linkability", evaluators.get("linkability"), limits.max_linkability_risk))
+    found += [
+        (f"inference of {column!r}", found_, limits.max_inference_risk)
+        for column, found_ in evaluators.get("inference", {}).items()
+    ]
+    for measure, evaluator, limit in found:
+        if evaluator and evaluator.get("status") == "ok":
+            risk = evaluator["risk"]
+            yield measure, {"risk": risk["value"], "ci": risk["ci"]}, limit
+
+
+def _identifiers(
+    synthetic: pd.DataFrame,
+    train: pd.DataFrame,
+    contract: Contract,
+    real_identifiers: pd.DataFrame | None,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """PII-looking values in modelled string columns (counts), and fakes equal to a real value."""
+    texty = [
+        c.name
+        for c in contract.modelled
+        if c.type in (ColumnType.categorical, ColumnType.text) and Role.pii not in c.roles
+    ]
+    rows = [{"data": "synthetic", **r} for r in pii_scan.scan(synthetic, texty)]
+    rows += [{"data": "real", **r} for r in pii_scan.scan(train, texty)]
+    collisions = {}
+    if real_identifiers is not None:
+        for c in contract.columns:
+            if c.is_faked and c.name in real_identifiers and c.name in synthetic:
+                real = set(real_identifiers[c.name].dropna().astype(str))
+                hits = int(synthetic[c.name].dropna().astype(str).isin(real).sum())
+                if hits:
+                    collisions[c.name] = hits
+    return rows, collisions
+
+
+def _histogram(synthetic: np.ndarray, holdout: np.ndarray, bins: int = 20) -> dict[str, Any]:
+    """Distance to the closest training row: synthetic vs holdout, shares per bin."""
+    top = float(np.quantile(np.concatenate([synthetic, holdout]), 0.99)) or 1.0
+    edges = np.linspace(0.0, top, bins + 1)
+    s, _ = np.histogram(np.clip(synthetic, 0, top), edges)
+    h, _ = np.histogram(np.clip(holdout, 0, top), edges)
+    return {
+        "edges": [round(float(e), 4) for e in edges],
+        "synthetic": [round(float(v), 4) for v in s / max(len(synthetic), 1)],
+        "holdout": [round(float(v), 4) for v in h / max(len(holdout), 1)],
+    }
