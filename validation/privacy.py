@@ -258,6 +258,57 @@ class DistanceGuard:
 # --- the check -----------------------------------------------------------------------------------
 
 
+class _Verdicts:
+    """Collects each measure's row for the report and a reason for each failure.
+
+    A measure fails only when it is above its limit by more than sampling noise explains: value -
+    z * standard error > limit, with z from the spec's one-sided significance.
+    """
+
+    def __init__(self, significance: float) -> None:
+        self.z = float(norm.ppf(1.0 - significance))
+        self.rows: list[dict[str, Any]] = []
+        self.reasons: list[str] = []
+
+    def judge(
+        self, measure: str, value: float, baseline: float, limit: float, se: float, why: str
+    ) -> None:
+        failed = value - self.z * se > limit
+        self.rows.append(
+            {
+                "measure": measure,
+                "synthetic": round(value, 4),
+                "honest baseline": round(baseline, 4),
+                "noise (1 s.e.)": round(se, 4),
+                "limit": limit,
+                "passed": not failed,
+            }
+        )
+        if failed:
+            self.reasons.append(why + (f" beyond sampling noise (s.e. {se:.3f})" if se else ""))
+
+
+@dataclass(frozen=True)
+class _Points:
+    """The samples encoded once, with row hashes for exact matches."""
+
+    encoder: Encoder
+    train: np.ndarray
+    holdout: np.ndarray
+    synthetic: np.ndarray
+    train_hash: np.ndarray
+    holdout_hash: np.ndarray
+    synthetic_hash: np.ndarray
+
+    @classmethod
+    def of(cls, samples: Samples, train: pd.DataFrame, contract: Contract) -> _Points:
+        encoder = Encoder.fit(train, contract)
+        frames = (samples.train, samples.holdout, samples.synthetic)
+        points = [encoder.transform(f) for f in frames]
+        hashes = [row_hashes(f, contract) for f in frames]
+        return cls(encoder, *points, *hashes)
+
+
 def check(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
@@ -283,223 +334,226 @@ def check(
         seconds[name] = round(now - clock, 3)
         clock = now
 
-    s = Samples.draw(train, holdout, synthetic, thresholds.rows, seed)
-    encoder = Encoder.fit(train, contract)
-    t_pts, h_pts, s_pts = (encoder.transform(f) for f in (s.train, s.holdout, s.synthetic))
-    t_hash, h_hash, s_hash = (row_hashes(f, contract) for f in (s.train, s.holdout, s.synthetic))
+    samples = Samples.draw(train, holdout, synthetic, thresholds.rows, seed)
+    points = _Points.of(samples, train, contract)
     lap("encode")
+    verdicts = _Verdicts(thresholds.significance)
+    metrics: dict[str, Any] = {"rows": len(samples.train)}
+    charts: dict[str, Any] = {}
+    _copies_and_distances(
+        points, train, holdout, contract, thresholds, verdicts, metrics, charts, lap
+    )
+    _membership_attack(points, synthetic, contract, thresholds, verdicts, metrics, charts, seed)
+    lap("membership attack")
+    charts["rare"] = _rare_combinations(train, holdout, synthetic, contract, thresholds, verdicts)
+    lap("rare combinations")
+    charts["identifiers"] = _identifiers(
+        synthetic, train, contract, real_identifiers, thresholds, verdicts
+    )
+    lap("identifiers")
+    if anonymeter is not None:
+        charts["anonymeter"] = _anonymeter(anonymeter, samples, thresholds, verdicts)
+        lap("anonymeter")
+    if filtered:
+        metrics["filter_replaced"] = filtered.get("replaced", 0)
+        charts["filter"] = filtered
+        if filtered.get("shortfall"):
+            verdicts.reasons.append(
+                f"privacy filter: {filtered['shortfall']} rows could not be replaced by rows far "
+                f"enough from training after {filtered['max_rounds']} rounds"
+            )
+    charts["seconds"] = seconds
+    reasons = tuple(verdicts.reasons)
+    return CheckResult(NAME, not reasons, metrics, reasons, tuple(verdicts.rows), charts)
 
-    rows: list[dict[str, Any]] = []
-    reasons: list[str] = []
 
-    z = float(norm.ppf(1.0 - thresholds.significance))
-
-    def judge(measure: str, value: float, baseline: float | None, limit: float, se: float, why):
-        """Fail when the value is above its limit by more than sampling noise explains."""
-        failed = value - z * se > limit
-        rows.append(
-            {
-                "measure": measure,
-                "synthetic": round(value, 4),
-                "honest baseline": None if baseline is None else round(baseline, 4),
-                "noise (1 s.e.)": round(se, 4),
-                "limit": limit,
-                "passed": not failed,
-            }
-        )
-        if failed:
-            reasons.append(why + (f" beyond sampling noise (s.e. {se:.3f})" if se else ""))
-
-    copies, copies_h = exact_share(s_hash, t_hash), exact_share(s_hash, h_hash)
+def _copies_and_distances(
+    points: _Points,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    contract: Contract,
+    thresholds: PrivacyChecks,
+    verdicts: _Verdicts,
+    metrics: dict[str, Any],
+    charts: dict[str, Any],
+    lap: Callable[[str], None],
+) -> None:
+    p, n_s = points, len(points.synthetic_hash)
+    copies = exact_share(p.synthetic_hash, p.train_hash)
+    copies_h = exact_share(p.synthetic_hash, p.holdout_hash)
     excess = copies - copies_h
-    judge(
+    limit = thresholds.max_exact_copy_excess
+    verdicts.judge(
         "exact copies: share of synthetic rows equal to a training row, minus against holdout",
         excess,
         0.0,
-        thresholds.max_exact_copy_excess,
-        _se(copies, len(s_hash), copies_h, len(s_hash)),
+        limit,
+        _se(copies, n_s, copies_h, n_s),
         f"{copies:.1%} of synthetic rows are exact copies of sampled training rows against "
-        f"{copies_h:.1%} for holdout rows (excess {excess:.3f} > {thresholds.max_exact_copy_excess})",
+        f"{copies_h:.1%} for holdout rows (excess {excess:.3f} > {limit})",
     )
+    all_train_hash = row_hashes(train, contract)
+    charts["copies_of_any_training_row"] = round(exact_share(p.synthetic_hash, all_train_hash), 4)
+    metrics.update(exact_copies=round(copies, 4), exact_copies_holdout=round(copies_h, 4))
     lap("exact copies")
 
-    to_t, _ = nearest(s_pts, t_pts, k=2, same=np.isin(s_hash, t_hash))
-    to_h, _ = nearest(s_pts, h_pts, same=np.isin(s_hash, h_hash))
-    dcr = dcr_share(to_t[:, 0], to_h[:, 0])
-    judge(
+    to_t, _ = nearest(p.synthetic, p.train, k=2, same=np.isin(p.synthetic_hash, p.train_hash))
+    to_h, _ = nearest(p.synthetic, p.holdout, same=np.isin(p.synthetic_hash, p.holdout_hash))
+    dcr, limit = dcr_share(to_t[:, 0], to_h[:, 0]), thresholds.max_dcr_share
+    verdicts.judge(
         "DCR share: synthetic rows closer to training than to holdout (0.5 ideal)",
         dcr,
         0.5,
-        thresholds.max_dcr_share,
-        _se(dcr, len(s_hash)),
+        limit,
+        _se(dcr, n_s),
         f"DCR share {dcr:.3f}: synthetic rows sit closer to training rows than to unseen rows "
-        f"(> {thresholds.max_dcr_share}; 0.5 is ideal)",
+        f"(> {limit}; 0.5 is ideal)",
     )
     # Equal-sized samples see only len(holdout)/len(train) of any copies (a 30% leak at an 80/20
     # split moves the share to 0.54). The whole training set sees them all; under honest generation
     # the nearest of all real rows is equally likely any of them, so the share closer to training
     # is len(train)/(len(train)+len(holdout)), and its odds, divided by those odds, put 0.5 at ideal.
-    all_train_hash = row_hashes(train, contract)
-    full_t, _ = nearest(s_pts, encoder.transform(train), same=np.isin(s_hash, all_train_hash))
+    n_t, n_h = len(train), len(holdout)
+    full_t, _ = nearest(
+        p.synthetic, p.encoder.transform(train), same=np.isin(p.synthetic_hash, all_train_hash)
+    )
     full_h, _ = nearest(
-        s_pts, encoder.transform(holdout), same=np.isin(s_hash, row_hashes(holdout, contract))
+        p.synthetic,
+        p.encoder.transform(holdout),
+        same=np.isin(p.synthetic_hash, row_hashes(holdout, contract)),
     )
-    dcr_all = dcr_share_adjusted(full_t[:, 0], full_h[:, 0], len(train), len(holdout))
-    raw, step = _share_of(dcr_all, len(train), len(holdout)), _se(0.5, len(s_hash))
+    dcr_all = dcr_share_adjusted(full_t[:, 0], full_h[:, 0], n_t, n_h)
+    raw, step = _share_of(dcr_all, n_t, n_h), _se(0.5, n_s)
     dcr_all_se = (
-        abs(
-            dcr_share_adjusted_from(min(raw + step, 1.0), len(train), len(holdout))
-            - dcr_share_adjusted_from(max(raw - step, 0.0), len(train), len(holdout))
-        )
-        / 2
-    )
-    judge(
+        dcr_share_adjusted_from(min(raw + step, 1.0), n_t, n_h)
+        - dcr_share_adjusted_from(max(raw - step, 0.0), n_t, n_h)
+    ) / 2
+    verdicts.judge(
         "DCR share against all training rows, adjusted for size (0.5 ideal)",
         dcr_all,
         0.5,
-        thresholds.max_dcr_share,
+        limit,
         dcr_all_se,
-        f"size-adjusted DCR share {dcr_all:.3f} against all {len(train)} training rows: "
-        f"synthetic rows sit closer to training rows than to unseen rows (> "
-        f"{thresholds.max_dcr_share}; 0.5 is ideal)",
+        f"size-adjusted DCR share {dcr_all:.3f} against all {n_t} training rows: synthetic rows "
+        f"sit closer to training rows than to unseen rows (> {limit}; 0.5 is ideal)",
     )
+    metrics.update(dcr_share=round(dcr, 4), dcr_share_all=round(dcr_all, 4))
     lap("dcr")
 
-    h_to_t, _ = nearest(h_pts, t_pts, k=2, same=np.isin(h_hash, t_hash))
+    h_to_t, _ = nearest(p.holdout, p.train, k=2, same=np.isin(p.holdout_hash, p.train_hash))
     cut = float(np.quantile(nndr(h_to_t), thresholds.nndr_quantile))
     tail_s, tail_h = float(np.mean(nndr(to_t) <= cut)), float(np.mean(nndr(h_to_t) <= cut))
-    judge(
+    limit = thresholds.max_nndr_excess
+    verdicts.judge(
         f"NNDR low tail: synthetic rows at or below the holdout's {thresholds.nndr_quantile:.0%} "
         "quantile, minus the holdout's share",
         tail_s - tail_h,
         0.0,
-        thresholds.max_nndr_excess,
-        _se(tail_s, len(s_hash), tail_h, len(h_hash)),
+        limit,
+        _se(tail_s, n_s, tail_h, len(p.holdout_hash)),
         f"{tail_s:.1%} of synthetic rows have a nearest/second-nearest training distance ratio in "
-        f"the holdout's low tail against {tail_h:.1%} of holdout rows (excess > "
-        f"{thresholds.max_nndr_excess})",
+        f"the holdout's low tail against {tail_h:.1%} of holdout rows (excess > {limit})",
     )
+    metrics["nndr_low_tail"] = round(tail_s, 4)
+    charts["dcr"] = _histogram(to_t[:, 0], h_to_t[:, 0])
     lap("nndr")
 
-    # the attacker sees all the synthetic rows the checks read, not only the distance sample
-    full_pts, full_hash = encoder.transform(synthetic), row_hashes(synthetic, contract)
-    members, _ = nearest(t_pts, full_pts, same=np.isin(t_hash, full_hash))
-    outsiders, _ = nearest(h_pts, full_pts, same=np.isin(h_hash, full_hash))
+
+def _membership_attack(
+    points: _Points,
+    synthetic: pd.DataFrame,
+    contract: Contract,
+    thresholds: PrivacyChecks,
+    verdicts: _Verdicts,
+    metrics: dict[str, Any],
+    charts: dict[str, Any],
+    seed: int,
+) -> None:
+    """The attacker sees every synthetic row the checks read, not only the distance sample."""
+    p = points
+    every, every_hash = p.encoder.transform(synthetic), row_hashes(synthetic, contract)
+    members, _ = nearest(p.train, every, same=np.isin(p.train_hash, every_hash))
+    outsiders, _ = nearest(p.holdout, every, same=np.isin(p.holdout_hash, every_hash))
     mia = attack(members[:, 0], outsiders[:, 0], seed=seed)
-    judge(
+    (low, high), tpr = mia["auc_ci"], mia["tpr_at_1pct_fpr"]
+    verdicts.judge(
         "membership attack ROC AUC (0.5 ideal)",
         mia["auc"],
         0.5,
         thresholds.max_attack_auc,
-        (mia["auc_ci"][1] - mia["auc_ci"][0]) / (2 * 1.96),
+        (high - low) / (2 * 1.96),
         f"a distance-based membership attack tells training rows from unseen rows with ROC AUC "
-        f"{mia['auc']:.3f} (95% CI {mia['auc_ci'][0]:.3f}-{mia['auc_ci'][1]:.3f}; > "
-        f"{thresholds.max_attack_auc})",
+        f"{mia['auc']:.3f} (95% CI {low:.3f}-{high:.3f}; > {thresholds.max_attack_auc})",
     )
-    judge(
+    verdicts.judge(
         "membership attack TPR at 1% FPR (0.01 ideal)",
-        mia["tpr_at_1pct_fpr"],
+        tpr,
         0.01,
         thresholds.max_attack_tpr,
-        _se(mia["tpr_at_1pct_fpr"], len(t_hash)),
-        f"the membership attack finds {mia['tpr_at_1pct_fpr']:.1%} of training rows at a 1% false "
-        f"positive rate (> {thresholds.max_attack_tpr:.0%})",
+        _se(tpr, len(p.train_hash)),
+        f"the membership attack finds {tpr:.1%} of training rows at a 1% false positive rate "
+        f"(> {thresholds.max_attack_tpr:.0%})",
     )
-    lap("membership attack")
+    metrics.update(attack_auc=mia["auc"], attack_tpr_at_1pct_fpr=tpr)
+    charts["attack_auc_ci"] = mia["auc_ci"]
 
+
+def _rare_combinations(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    contract: Contract,
+    thresholds: PrivacyChecks,
+    verdicts: _Verdicts,
+) -> dict[str, Any]:
     qis = contract.with_role(Role.quasi_identifier)
-    rare: dict[str, Any] = {"skipped": "no modelled quasi-identifier declared"}
-    if qis:
-        edges = qi_edges(train, contract, qis)
-        train_keys = qi_keys(train, contract, qis, edges)
-        rate_s, distinct = rare_share(
-            train_keys, qi_keys(synthetic, contract, qis, edges), thresholds.rare_count
-        )
-        rate_h, _ = rare_share(
-            train_keys, qi_keys(holdout, contract, qis, edges), thresholds.rare_count
-        )
-        ratio = rate_s / rate_h if rate_h > 0 else (1.0 if rate_s == 0 else float("inf"))
-        rare = {
-            "synthetic": round(rate_s, 4),
-            "holdout": round(rate_h, 4),
-            "combinations": distinct,
-        }
-        judge(
-            f"rare quasi-identifier combinations (< {thresholds.rare_count} in training) "
-            "reproduced: synthetic rate / holdout rate",
-            ratio,
-            1.0,
-            thresholds.max_rare_ratio,
-            _ratio_se(rate_s, len(synthetic), rate_h, len(holdout)),
-            f"{rate_s:.1%} of synthetic rows reproduce a quasi-identifier combination that is rare "
-            f"in training, against {rate_h:.1%} of holdout rows (ratio {ratio:.2f} > "
-            f"{thresholds.max_rare_ratio})",
-        )
-    lap("rare combinations")
+    if not qis:
+        return {"skipped": "no modelled quasi-identifier declared"}
+    edges = qi_edges(train, contract, qis)
+    train_keys = qi_keys(train, contract, qis, edges)
+    k = thresholds.rare_count
+    rate_s, distinct = rare_share(train_keys, qi_keys(synthetic, contract, qis, edges), k)
+    rate_h, _ = rare_share(train_keys, qi_keys(holdout, contract, qis, edges), k)
+    ratio = rate_s / rate_h if rate_h > 0 else (1.0 if rate_s == 0 else float("inf"))
+    verdicts.judge(
+        f"rare quasi-identifier combinations (< {k} in training) reproduced: synthetic rate / "
+        "holdout rate",
+        ratio,
+        1.0,
+        thresholds.max_rare_ratio,
+        _ratio_se(rate_s, len(synthetic), rate_h, len(holdout)),
+        f"{rate_s:.1%} of synthetic rows reproduce a quasi-identifier combination that is rare in "
+        f"training, against {rate_h:.1%} of holdout rows (ratio {ratio:.2f} > "
+        f"{thresholds.max_rare_ratio})",
+    )
+    return {"synthetic": round(rate_s, 4), "holdout": round(rate_h, 4), "combinations": distinct}
 
-    pii_rows, collisions = _identifiers(synthetic, train, contract, real_identifiers)
-    found = [r for r in pii_rows if r["data"] == "synthetic"]
-    if thresholds.pii.enabled and found and thresholds.pii.action == "fail":
-        reasons += [
-            f"column {r['column']!r}: {r['matches']} synthetic values look like {r['kind']} "
-            "(declare the column role: pii, or set checks.privacy.pii.action: warn)"
-            for r in found
-        ]
-    for name, count in collisions.items():
-        reasons.append(f"column {name!r}: {count} replaced identifiers equal a real value")
-    lap("identifiers")
 
-    anonymeter_result = None
-    if anonymeter is not None:
-        try:
-            anonymeter_result = anonymeter(s)
-        except (AnonymeterUnavailable, RuntimeError) as error:
-            reasons.append(f"anonymeter: {error}")
-        else:
-            for error in anonymeter_result.get("errors", []):
-                reasons.append(f"anonymeter: an evaluator failed ({error})")
-            for measure, risk, limit in _anonymeter_risks(anonymeter_result, thresholds):
-                judge(
-                    f"anonymeter {measure} risk",
-                    risk["risk"],
-                    0.0,
-                    limit,
-                    (risk["ci"][1] - risk["ci"][0]) / (2 * 1.96),
-                    f"anonymeter {measure} risk {risk['risk']:.3f} (95% CI {risk['ci'][0]:.3f}-"
-                    f"{risk['ci'][1]:.3f}) is above {limit}",
-                )
-        lap("anonymeter")
-
-    if filtered and filtered.get("shortfall"):
-        reasons.append(
-            f"privacy filter: {filtered['shortfall']} rows could not be replaced by rows far "
-            f"enough from training after {filtered['max_rounds']} rounds"
+def _anonymeter(
+    run: Callable[[Samples], dict[str, Any]],
+    samples: Samples,
+    thresholds: PrivacyChecks,
+    verdicts: _Verdicts,
+) -> dict[str, Any] | None:
+    try:
+        result = run(samples)
+    except (AnonymeterUnavailable, RuntimeError) as error:
+        verdicts.reasons.append(f"anonymeter: {error}")
+        return None
+    for error in result.get("errors", []):
+        verdicts.reasons.append(f"anonymeter: an evaluator failed ({error})")
+    for measure, risk, limit in _anonymeter_risks(result, thresholds):
+        low, high = risk["ci"]
+        verdicts.judge(
+            f"anonymeter {measure} risk",
+            risk["risk"],
+            0.0,
+            limit,
+            (high - low) / (2 * 1.96),
+            f"anonymeter {measure} risk {risk['risk']:.3f} (95% CI {low:.3f}-{high:.3f}) is above "
+            f"{limit}",
         )
-
-    metrics = {
-        "rows": len(s.train),
-        "exact_copies": round(copies, 4),
-        "exact_copies_holdout": round(copies_h, 4),
-        "dcr_share": round(dcr, 4),
-        "dcr_share_all": round(dcr_all, 4),
-        "nndr_low_tail": round(tail_s, 4),
-        "attack_auc": mia["auc"],
-        "attack_tpr_at_1pct_fpr": mia["tpr_at_1pct_fpr"],
-    }
-    if filtered:
-        metrics["filter_replaced"] = filtered.get("replaced", 0)
-    charts = {
-        "dcr": _histogram(to_t[:, 0], h_to_t[:, 0]),
-        "attack_auc_ci": mia["auc_ci"],
-        "copies_of_any_training_row": round(exact_share(s_hash, all_train_hash), 4),
-        "rare": rare,
-        "identifiers": pii_rows,
-        "filter": filtered or {},
-        "seconds": seconds,
-    }
-    if anonymeter_result is not None:
-        charts["anonymeter"] = anonymeter_result
-    return CheckResult(NAME, not reasons, metrics, tuple(reasons), tuple(rows), charts)
+    return result
 
 
 def _anonymeter_risks(result: dict[str, Any], thresholds: PrivacyChecks):
@@ -530,24 +584,36 @@ def _identifiers(
     train: pd.DataFrame,
     contract: Contract,
     real_identifiers: pd.DataFrame | None,
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """PII-looking values in modelled string columns (counts), and fakes equal to a real value."""
+    thresholds: PrivacyChecks,
+    verdicts: _Verdicts,
+) -> list[dict[str, Any]]:
+    """PII-looking values in modelled string columns (counts; `pii.enabled`), and fakes equal to
+    a real value (always)."""
     texty = [
         c.name
         for c in contract.modelled
-        if c.type in (ColumnType.categorical, ColumnType.text) and Role.pii not in c.roles
+        if thresholds.pii.enabled
+        and c.type in (ColumnType.categorical, ColumnType.text)
+        and Role.pii not in c.roles
     ]
-    rows = [{"data": "synthetic", **r} for r in pii_scan.scan(synthetic, texty)]
-    rows += [{"data": "real", **r} for r in pii_scan.scan(train, texty)]
-    collisions = {}
+    found = [{"data": "synthetic", **r} for r in pii_scan.scan(synthetic, texty)]
+    if thresholds.pii.action == "fail":
+        verdicts.reasons += [
+            f"column {r['column']!r}: {r['matches']} synthetic values look like {r['kind']} "
+            "(declare the column role: pii, or set checks.privacy.pii.action: warn)"
+            for r in found
+        ]
+    found += [{"data": "real", **r} for r in pii_scan.scan(train, texty)]
     if real_identifiers is not None:
         for c in contract.columns:
             if c.is_faked and c.name in real_identifiers and c.name in synthetic:
                 real = set(real_identifiers[c.name].dropna().astype(str))
                 hits = int(synthetic[c.name].dropna().astype(str).isin(real).sum())
                 if hits:
-                    collisions[c.name] = hits
-    return rows, collisions
+                    verdicts.reasons.append(
+                        f"column {c.name!r}: {hits} replaced identifiers equal a real value"
+                    )
+    return found
 
 
 def _histogram(synthetic: np.ndarray, holdout: np.ndarray, bins: int = 20) -> dict[str, Any]:
