@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
@@ -19,6 +20,7 @@ from flows.steps import step
 from schemas import Contract, GateFailed, JobSpec, load_spec
 from schemas.load import flag_overrides
 from schemas.spec import PrivacyChecks, Role, SampleSpec
+from synth.fairness import FairPlan, fair_cells, plan_weights
 from synth.io import build_contract, read_source, source_fingerprint, split_holdout
 from synth.io.publish import (
     RunFolders,
@@ -36,13 +38,16 @@ from synth.sampling import (
     RowFilter,
     iter_batches,
     plan_batches,
+    plan_groups,
     typed_conditions,
+    unconditioned_rows,
 )
 from synth.tabular import Engine, make_engine
 from validation import (
     CheckResult,
     Verdict,
     anonymeter_run,
+    bias,
     detection,
     fold,
     privacy,
@@ -73,6 +78,22 @@ def check_contract(
 @step("split")
 def split(frame: pd.DataFrame, spec: JobSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     return split_holdout(frame, share=spec.split.holdout, seed=spec.split.seed)
+
+
+@step("plan")
+def plan_sample(
+    plan: SampleSpec, train: pd.DataFrame, contract: Contract
+) -> tuple[list[Batch], np.ndarray, FairPlan | None]:
+    """Seeded batches; with rebalance or parity the unconditioned rows become conditioned cells.
+    Also the weights on the training rows that say what each group should look like."""
+    cells, fair = None, None
+    if plan.rebalance or plan.parity:
+        rows = unconditioned_rows(plan, default_rows=contract.rows)
+        cells, fair = fair_cells(plan, train, contract, rows)
+        get_run_logger().info("fair sampling: %d conditioned cells", len(cells))
+    groups = plan_groups(plan, default_rows=contract.rows, cells=cells)
+    batches = plan_batches(plan, default_rows=contract.rows, cells=cells)
+    return batches, plan_weights(groups, train), fair
 
 
 @step("fit")
@@ -224,6 +245,24 @@ def check_privacy(
     )
 
 
+@step("bias")
+def check_bias(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    contract: Contract,
+    spec: JobSpec,
+    weights: np.ndarray | None,
+    fair: FairPlan | None,
+) -> CheckResult:
+    # groups rarer than the report's k-anonymity floor are neither judged nor named
+    settings = spec.checks.bias
+    settings = settings.model_copy(
+        update={"min_count": max(settings.min_count, spec.report.min_count)}
+    )
+    return bias.check(train, holdout, synthetic, contract, settings, weights=weights, fair=fair)
+
+
 @step("profile")
 def profile(
     real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract, spec: JobSpec
@@ -240,6 +279,8 @@ def run_checks(
     spec: JobSpec,
     planned: int,
     filtered: dict[str, Any] | None = None,
+    weights: np.ndarray | None = None,
+    fair: FairPlan | None = None,
 ) -> tuple[list[CheckResult], list[dict[str, Any]]]:
     """Expectations over every row; the statistical checks over a seeded sample of the rows."""
     checks = spec.checks
@@ -255,6 +296,8 @@ def run_checks(
         results.append(check_detection(train, synthetic, contract, spec))
     if checks.privacy.enabled:
         results.append(check_privacy(train, holdout, synthetic, real, contract, spec, filtered))
+    if checks.bias.enabled:
+        results.append(check_bias(train, holdout, synthetic, contract, spec, weights, fair))
     return results, profile(train, synthetic, contract, spec)
 
 
@@ -299,8 +342,8 @@ def synthesize(
     folders = RunFolders.new(spec.output.path, spec.name, new_run_id())
     frame, fingerprint = ingest(spec)
     contract, typed, plan = check_contract(frame, spec, fingerprint)
-    batches = plan_batches(plan, default_rows=contract.rows)
     train, holdout = split(typed, spec)
+    batches, weights, fair = plan_sample(plan, train, contract)
     try:
         model = fit(train, contract, spec)
         row_filter, floor = None, None
@@ -319,7 +362,7 @@ def synthesize(
             }
         planned = sum(b.rows for b in batches)
         results, charts = run_checks(
-            staged, train, holdout, typed, contract, spec, planned, filtered
+            staged, train, holdout, typed, contract, spec, planned, filtered, weights, fair
         )
         verdict = gate(results)
         metrics = build_metrics(

@@ -215,6 +215,42 @@ class Condition(_Strict):
     rows: PositiveInt
 
 
+class Rebalance(_Strict):
+    """Target shares for the groups of one categorical column, reached by conditional sampling."""
+
+    column: str
+    shares: dict[str, float] = Field(
+        min_length=1,
+        description="Category -> share of the unconditioned rows; shares sum to 1 and categories "
+        "left out get none.",
+    )
+
+    @field_validator("shares")
+    @classmethod
+    def _shares_sum_to_one(cls, shares: dict[str, float]) -> dict[str, float]:
+        if any(v < 0 or v > 1 for v in shares.values()):
+            raise ValueError("each share must be between 0 and 1")
+        if abs(sum(shares.values()) - 1.0) > 1e-6:
+            raise ValueError(f"shares must sum to 1, not {sum(shares.values()):.6g}")
+        return shares
+
+
+class Parity(_Strict):
+    """Equal positive-outcome rate across the groups of one column, by conditional sampling."""
+
+    column: str
+    target: str | None = Field(default=None, description="Default: the column with role target.")
+    positive: Scalar | None = Field(
+        default=None, description="The favourable outcome; default: the rarer class in training."
+    )
+    rate: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="The rate every group gets; default: the real rate over all training rows.",
+    )
+
+
 class PrivacyFilter(_Strict):
     """Drop synthetic rows closer to a training row than the holdout's low tail, then top up."""
 
@@ -238,6 +274,12 @@ class SampleSpec(_Strict):
     seed: int = 0
     conditions: list[Condition] = Field(default_factory=list)
     batch_size: PositiveInt = Field(default=50_000, description="Rows sampled and written at once.")
+    rebalance: list[Rebalance] = Field(
+        default_factory=list,
+        description="Target shares per column for the unconditioned rows; several columns are "
+        "raked jointly, keeping the real associations between them.",
+    )
+    parity: Parity | None = None
     privacy_filter: PrivacyFilter = Field(
         default=PrivacyFilter(),
         description="Replace synthetic rows that sit closer to a training row than honest data does.",
@@ -391,12 +433,59 @@ class PrivacyChecks(_Strict):
     anonymeter: AnonymeterChecks = AnonymeterChecks()
 
 
+class BiasChecks(_Strict):
+    """What happened to each group of the sensitive columns, and to fairness downstream."""
+
+    enabled: bool = True
+    min_count: PositiveInt = Field(
+        default=30, description="Groups with fewer real training rows than this are not judged."
+    )
+    intersections: int = Field(
+        default=2, ge=1, le=4, description="Sensitive columns crossed at most (2: sex x race)."
+    )
+    max_share_diff: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="|synthetic - expected| share of rows per group (expected: the real share, or "
+        "what the sample plan asks for).",
+    )
+    min_share_ratio: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Synthetic share / expected share per group at least: catches groups the "
+        "engine shrinks or drops (mode collapse).",
+    )
+    max_outcome_diff: float = Field(
+        default=0.10,
+        ge=0.0,
+        le=1.0,
+        description="|synthetic - expected| positive-outcome rate of the target per group.",
+    )
+    max_fairness_increase: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="A model trained on synthetic rows may be this much less fair (demographic "
+        "parity difference, equalized odds difference on the holdout) than one trained on real "
+        "rows.",
+    )
+    significance: float = Field(
+        default=0.01,
+        gt=0.0,
+        lt=0.5,
+        description="A group fails only when it is off by more than sampling noise explains.",
+    )
+
+
 class ChecksSpec(_Strict):
     expectations: ExpectationChecks = ExpectationChecks()
     quality: QualityChecks = QualityChecks()
     utility: UtilityChecks = UtilityChecks()
     detection: DetectionChecks = DetectionChecks()
     privacy: PrivacyChecks = PrivacyChecks()
+    bias: BiasChecks = BiasChecks()
 
 
 class ReportSpec(_Strict):
@@ -468,7 +557,38 @@ class JobSpec(_Strict):
                     )
         if self.sample.rows == 0 and not self.sample.conditions:
             raise ValueError("sample.rows: 0 rows and no conditions leaves nothing to sample")
+        self._fair_sampling_names_categorical_columns()
         return self
+
+    def _fair_sampling_names_categorical_columns(self) -> None:
+        grouped = [
+            (f"sample.rebalance[{i}]", r.column) for i, r in enumerate(self.sample.rebalance)
+        ]
+        parity = self.sample.parity
+        if parity is not None:
+            targets = [n for n, c in self.dataset.columns.items() if Role.target in c.roles]
+            if parity.target is None and not targets:
+                raise ValueError("sample.parity: no target given and no column has role target")
+            grouped += [
+                ("sample.parity.column", parity.column),
+                ("sample.parity.target", parity.target or targets[0]),
+            ]
+        names = [column for _, column in grouped[: len(self.sample.rebalance)]]
+        if len(set(names)) != len(names):
+            raise ValueError("sample.rebalance: a column is rebalanced twice")
+        for where, column in grouped:
+            spec = self.dataset.columns.get(column)
+            if spec is None:
+                raise ValueError(f"{where}: column {column!r} is not declared")
+            if spec.type not in (ColumnType.categorical, ColumnType.boolean) or spec.roles & {
+                Role.pii,
+                Role.key,
+            }:
+                raise ValueError(
+                    f"{where}: column {column!r} must be a modelled categorical or boolean column"
+                )
+        if parity is not None and parity.column == (parity.target or targets[0]):
+            raise ValueError("sample.parity: the group column and the target are the same column")
 
     def fingerprint(self) -> str:
         """A stable hash of the spec's meaning (not its formatting)."""

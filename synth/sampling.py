@@ -26,8 +26,10 @@ __all__ = [
     "conform",
     "iter_batches",
     "plan_batches",
+    "plan_groups",
     "sample_batch",
     "typed_conditions",
+    "unconditioned_rows",
 ]
 
 
@@ -40,16 +42,29 @@ class Batch:
     conditions: Mapping[str, Any] = field(default_factory=dict)
 
 
-def plan_batches(plan: SampleSpec, *, default_rows: int) -> list[Batch]:
-    """Unconditioned rows first, then each condition's rows, cut into batches of `plan.batch_size`."""
-    default = 0 if plan.conditions else default_rows
-    groups: list[tuple[int, Mapping[str, Any]]] = [
-        (plan.rows if plan.rows is not None else default, {})
-    ]
-    groups += [(c.rows, c.values) for c in plan.conditions]
+def plan_groups(
+    plan: SampleSpec,
+    *,
+    default_rows: int,
+    cells: list[tuple[int, Mapping[str, Any]]] | None = None,
+) -> list[tuple[int, Mapping[str, Any]]]:
+    """(rows, conditions) for every part of the plan: the unconditioned rows (or, with rebalance or
+    parity, their conditioned `cells`), then each explicit condition's rows."""
+    if cells is None:
+        cells = [(unconditioned_rows(plan, default_rows=default_rows), {})]
+    return [*cells, *((c.rows, c.values) for c in plan.conditions)]
+
+
+def plan_batches(
+    plan: SampleSpec,
+    *,
+    default_rows: int,
+    cells: list[tuple[int, Mapping[str, Any]]] | None = None,
+) -> list[Batch]:
+    """The plan's groups cut into batches of `plan.batch_size`, each with its own seed."""
     batches: list[Batch] = []
     start = 0
-    for rows, conditions in groups:
+    for rows, conditions in plan_groups(plan, default_rows=default_rows, cells=cells):
         for offset in range(0, rows, plan.batch_size):
             size = min(plan.batch_size, rows - offset)
             index = len(batches)
@@ -57,6 +72,12 @@ def plan_batches(plan: SampleSpec, *, default_rows: int) -> list[Batch]:
             batches.append(Batch(index, start, size, seed, dict(conditions)))
             start += size
     return batches
+
+
+def unconditioned_rows(plan: SampleSpec, *, default_rows: int) -> int:
+    if plan.rows is not None:
+        return plan.rows
+    return 0 if plan.conditions else default_rows
 
 
 def typed_conditions(plan: SampleSpec, contract: Contract) -> SampleSpec:

@@ -58,7 +58,7 @@ def render(metrics: dict[str, Any]) -> str:
     )
     parts.append(_check("Expectations (Great Expectations)", checks.get("expectations")))
     parts.append(_privacy(checks.get("privacy")))
-    parts.append(_check("Bias", checks.get("bias")))
+    parts.append(_bias(checks.get("bias")))
     for name, check in checks.items():
         if name not in _ORDER:
             parts.append(_check(name.capitalize(), check))
@@ -83,7 +83,7 @@ def _cards(metrics: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str:
         "utility": ("utility TSTR/TRTR", "ratio"),
         "detection": ("detection ROC AUC", "roc_auc"),
         "privacy": ("privacy DCR share", "dcr_share"),
-        "bias": ("bias", None),
+        "bias": ("bias: groups judged", "groups"),
     }
     for name, (label, key) in headline.items():
         check = checks.get(name)
@@ -256,6 +256,48 @@ def _privacy(check: dict[str, Any] | None) -> str:
             + escape(", ".join(f"{k} {v}" for k, v in charts["seconds"].items()))
             + "</p>"
         )
+    return "\n".join(parts)
+
+
+def _bias(check: dict[str, Any] | None) -> str:
+    """Groups of the sensitive columns, what the plan asked for, and fairness downstream."""
+    parts = [_section("Bias: what happened to each group?", check)]
+    if check is None:
+        return parts[0]
+    charts = check["charts"]
+    parts.append(_table([check["metrics"]]))
+    plan = charts.get("plan")
+    if plan:
+        parts.append("<h3>Fairer generation: asked for and reached</h3>")
+        if plan.get("rebalance"):
+            parts.append(_table(plan["rebalance"]))
+        if plan.get("parity"):
+            parity = dict(plan["parity"])
+            rates = parity.pop("rates")
+            parts.append(_table([{**parity, **{f"rate: {k}": v for k, v in rates.items()}}]))
+    parts.append(
+        "<h3>Groups</h3><p>Each sensitive column and their crossings with enough real rows. "
+        "Expected: the real training rows, weighted by what the sample plan asks for.</p>"
+    )
+    parts.append(_table(list(check["details"])))
+    if charts.get("vanished_categories"):
+        parts.append("<h3>Vanished categories</h3>")
+        parts.append(_table(charts["vanished_categories"]))
+    downstream = charts.get("downstream") or {}
+    if downstream.get("columns"):
+        parts.append(
+            f"<h3>Fairness downstream (fairlearn)</h3><p>A model predicting "
+            f"{escape(str(downstream['target']))} = {escape(str(downstream['positive']))}, trained "
+            "on real rows and on synthetic rows, both scored on the holdout.</p>"
+        )
+        rows = []
+        for row in downstream["columns"]:
+            flat = {k: v for k, v in row.items() if not k.startswith("accuracy")}
+            for name in ("real", "synthetic"):
+                for group, accuracy in row.get(f"accuracy by group {name}", {}).items():
+                    flat[f"accuracy {group} ({name})"] = accuracy
+            rows.append(flat)
+        parts += [_table([r]) for r in rows]
     return "\n".join(parts)
 
 

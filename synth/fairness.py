@@ -1,0 +1,183 @@
+"""Fairer generation: turn `sample.rebalance` and `sample.parity` into conditioned cells.
+
+The unconditioned rows are split into cells of the joint table of the columns involved (the
+rebalanced columns, the parity group column and the target). The cell shares start from the real
+joint counts and are raked (iterative proportional fitting) until every rebalanced column has its
+target shares and, with parity, every group has the same positive rate; raking changes the real
+table as little as it must, so associations between the columns (sex x race, say) survive. Each
+cell is then sampled with the engine's conditional sampling: no rows are generated to be thrown
+away, and the shares land exactly (up to rounding one row).
+
+`plan_weights` turns any sample plan (these cells, explicit conditions, unconditioned rows) into
+weights on the real rows, so the bias check can say what share and outcome rate each group should
+have if the engine reproduces the real conditionals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from schemas.contract import Contract
+from schemas.errors import SpecError
+from schemas.spec import Role, SampleSpec
+
+__all__ = ["FairPlan", "fair_cells", "plan_weights", "positive_class"]
+
+_SWEEPS = 500
+
+
+@dataclass(frozen=True)
+class FairPlan:
+    """What the fairness part of a sample plan asks for, typed like the columns."""
+
+    shares: dict[str, dict[Any, float]]  # rebalanced column -> category -> share
+    parity_column: str | None = None
+    target: str | None = None
+    positive: Any = None
+    rate: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rebalance": {c: {str(k): v for k, v in s.items()} for c, s in self.shares.items()},
+            "parity": None
+            if self.parity_column is None
+            else {
+                "column": self.parity_column,
+                "target": self.target,
+                "positive": str(self.positive),
+                "rate": round(self.rate or 0.0, 6),
+            },
+        }
+
+
+def positive_class(values: pd.Series, given: Any = None) -> Any:
+    """The favourable outcome: `given` (matched to a real class), else the rarer class."""
+    counts = values.dropna().value_counts()
+    if given is not None:
+        for category in counts.index:
+            if str(category).lower() == str(given).lower():
+                return category
+        raise SpecError(f"the positive outcome {given!r} never occurs in the target")
+    return counts.index[-1]
+
+
+def fair_cells(
+    plan: SampleSpec, train: pd.DataFrame, contract: Contract, rows: int
+) -> tuple[list[tuple[int, dict[str, Any]]], FairPlan]:
+    """The `rows` unconditioned rows as (rows, conditions) cells meeting rebalance and parity."""
+    shares = {
+        r.column: _typed_shares(r.shares, contract, r.column, i)
+        for i, r in enumerate(plan.rebalance)
+    }
+    parity = plan.parity
+    fair = FairPlan(shares)
+    columns = list(shares)
+    if parity is not None:
+        target = parity.target or contract.with_role(Role.target)[0]
+        positive = positive_class(train[target], parity.positive)
+        real = train[target].dropna()
+        rate = parity.rate if parity.rate is not None else float((real == positive).mean())
+        fair = FairPlan(shares, parity.column, target, positive, rate)
+        columns += [c for c in (parity.column, target) if c not in columns]
+    known = train[columns].dropna()
+    levels = [sorted(known[c].unique(), key=str) for c in columns]
+    index = pd.MultiIndex.from_product(levels, names=columns)
+    counts = known.value_counts().reindex(index, fill_value=0).to_numpy(dtype="float64")
+    table = _rake(counts.reshape([len(v) for v in levels]), columns, levels, fair)
+    allotted = _allot(table.ravel(), rows)
+    cells = [
+        (int(n), dict(zip(columns, key, strict=True)))
+        for n, key in zip(allotted, index, strict=True)
+        if n > 0
+    ]
+    return cells, fair
+
+
+def _typed_shares(
+    shares: Mapping[str, float], contract: Contract, column: str, i: int
+) -> dict[Any, float]:
+    categories = contract[column].categories or ()
+    fold = str.lower if contract[column].physical == "bool" else str
+    typed = {}
+    for name, share in shares.items():
+        match = [c for c in categories if fold(str(c)) == fold(str(name))]
+        if not match:
+            raise SpecError(
+                f"sample.rebalance[{i}].shares: {name!r} never occurs in column {column!r}"
+            )
+        typed[match[0]] = share
+    return typed
+
+
+def _rake(
+    table: np.ndarray, columns: list[str], levels: list[list[Any]], fair: FairPlan
+) -> np.ndarray:
+    """Iterative proportional fitting of the real joint table to the plan's margins."""
+    table = table / table.sum()
+    for _ in range(_SWEEPS):
+        worst = 0.0
+        for column, shares in fair.shares.items():
+            axis = columns.index(column)
+            want = np.array([shares.get(v, 0.0) for v in levels[axis]])
+            have = table.sum(axis=tuple(a for a in range(table.ndim) if a != axis))
+            if np.any((have == 0) & (want > 0)):
+                missing = [
+                    str(v) for v, h, w in zip(levels[axis], have, want, strict=True) if w and not h
+                ]
+                raise SpecError(f"sample.rebalance: {column!r} has no real rows for {missing}")
+            worst = max(worst, float(np.abs(have - want).max()))
+            table = table * _along(
+                np.divide(want, have, out=np.zeros_like(want), where=have > 0), axis, table.ndim
+            )
+        if fair.parity_column is not None:
+            g, y = columns.index(fair.parity_column), columns.index(fair.target)
+            positive = np.array([v == fair.positive for v in levels[y]])
+            rest = tuple(a for a in range(table.ndim) if a not in (g, y))
+            joint = table.sum(axis=rest, keepdims=True)  # group x target, broadcastable
+            group = joint.sum(axis=y, keepdims=True)
+            hit = np.take(joint, np.flatnonzero(positive), axis=y).sum(axis=y, keepdims=True)
+            rate = np.divide(hit, group, out=np.zeros_like(hit), where=group > 0)
+            worst = max(worst, float(np.abs(rate[group > 0] - fair.rate).max()))
+            scale_pos = np.divide(fair.rate, rate, out=np.zeros_like(rate), where=rate > 0)
+            scale_neg = np.divide(1 - fair.rate, 1 - rate, out=np.zeros_like(rate), where=rate < 1)
+            table = table * np.where(_along(positive, y, table.ndim), scale_pos, scale_neg)
+            table = table / table.sum()
+        if worst < 1e-10:
+            break
+    return table
+
+
+def _along(vector: np.ndarray, axis: int, ndim: int) -> np.ndarray:
+    shape = [1] * ndim
+    shape[axis] = len(vector)
+    return np.asarray(vector).reshape(shape)
+
+
+def _allot(shares: np.ndarray, rows: int) -> np.ndarray:
+    """Whole rows per cell summing to `rows`: largest remainders, ties to the first cell."""
+    exact = shares / shares.sum() * rows
+    whole = np.floor(exact).astype(np.int64)
+    short = rows - int(whole.sum())
+    order = np.argsort(-(exact - whole), kind="stable")
+    whole[order[:short]] += 1
+    return whole
+
+
+def plan_weights(groups: Sequence[tuple[int, Mapping[str, Any]]], real: pd.DataFrame) -> np.ndarray:
+    """Weights on the real rows such that the weighted real table is what the plan asks the engine
+    for: each group of `rows` spreads them evenly over the real rows meeting its conditions."""
+    weights = np.zeros(len(real))
+    for rows, conditions in groups:
+        if rows <= 0:
+            continue
+        match = np.ones(len(real), dtype=bool)
+        for column, value in conditions.items():
+            match &= (real[column] == value).fillna(False).to_numpy(dtype=bool)
+        if match.any():
+            weights[match] += rows / match.sum()
+    return weights
