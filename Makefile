@@ -23,7 +23,7 @@ $(BIN)/python:
 # torch first: a bare `torch` requirement with no torch installed would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,images]"
 	touch $(STAMP)
 
 $(ANON_VENV)/bin/python:

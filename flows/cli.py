@@ -81,14 +81,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         "seed": args.seed,
     }
     # Fail fast on a bad spec, before Prefect is imported or any server starts.
-    load_spec(args.spec, overrides=flag_overrides(**parameters))
-    from flows.synthesize import synthesize
+    spec = load_spec(args.spec, overrides=flag_overrides(**parameters))
+    if getattr(spec, "kind", None) == "images":
+        from flows.images import synthesize_images as run
+    else:
+        from flows.synthesize import synthesize as run
 
-    summary = synthesize(spec_path=str(Path(args.spec).resolve()), **parameters)
+    summary = run(spec_path=str(Path(args.spec).resolve()), **parameters)
     if args.json:
         _print_json(summary)
     else:
-        print(f"published {summary['rows']} rows: {summary['data']}")
+        unit = "images" if getattr(spec, "kind", None) == "images" else "rows"
+        print(f"published {summary['rows']} {unit}: {summary['data']}")
         print(f"report: {summary['report']}")
     return EXIT_PUBLISHED
 
@@ -109,7 +113,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     source = run_dir / "metrics.json"
     try:
         metrics = json.loads(source.read_text(encoding="utf-8"))
-        html = render(metrics)
+        if metrics.get("run", {}).get("kind") == "images":
+            from validation.image_report import render as render_images
+
+            html = render_images(metrics)
+        else:
+            html = render(metrics)
     except FileNotFoundError:
         raise DataError(f"{source}: no such file (is {run_dir} a synth run folder?)") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -131,9 +140,11 @@ def cmd_validate_spec(args: argparse.Namespace) -> int:
 
     for path in args.specs:
         spec = load_spec(path)
-        print(
-            f"{path}: ok (job {spec.name}, engine {spec.model.engine}, {len(spec.dataset.columns)} columns)"
-        )
+        if getattr(spec, "kind", None) == "images":
+            what = f"{spec.images.size}x{spec.images.size} images"
+        else:
+            what = f"{len(spec.dataset.columns)} columns"
+        print(f"{path}: ok (job {spec.name}, engine {spec.model.engine}, {what})")
     return EXIT_PUBLISHED
 
 

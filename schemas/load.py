@@ -9,12 +9,15 @@ import yaml
 from pydantic import ValidationError
 
 from schemas.errors import SpecError
+from schemas.image_spec import ImageJobSpec
 from schemas.spec import JobSpec
 
 __all__ = ["flag_overrides", "json_schema", "load_spec", "spec_from_dict"]
 
 
-def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> JobSpec:
+def load_spec(
+    path: str | Path, *, overrides: dict[str, Any] | None = None
+) -> JobSpec | ImageJobSpec:
     """Load and validate the spec at `path`; relative paths inside it are relative to its folder.
 
     `overrides` maps dotted field names (`model.engine`, `sample.rows`) to values, as the CLI passes;
@@ -39,6 +42,8 @@ def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> J
     engine = model.get("engine", "gaussian_copula") if isinstance(model, dict) else None
     for dotted, value in (overrides or {}).items():
         if value is not None:
+            if raw.get("kind") == "images" and dotted == "sample.rows":
+                dotted = "sample.per_class"  # an image job counts images per class
             _set_dotted(raw, dotted, value)
     if (overrides or {}).get("model.engine") not in (None, engine):
         raw["model"]["params"] = {}  # another engine's parameters would not fit it
@@ -59,18 +64,23 @@ def flag_overrides(**flags: Any) -> dict[str, Any]:
     return {_FLAGS[name]: value for name, value in flags.items() if value is not None}
 
 
-def spec_from_dict(raw: dict[str, Any], *, label: str, base_dir: Path) -> JobSpec:
-    """Validate a spec mapping; `label` names it in errors, `base_dir` anchors relative paths."""
+def spec_from_dict(raw: dict[str, Any], *, label: str, base_dir: Path) -> JobSpec | ImageJobSpec:
+    """Validate a spec mapping; `label` names it in errors, `base_dir` anchors relative paths.
+    A spec with `kind: images` is an image job; any other is a table job."""
+    model = ImageJobSpec if raw.get("kind") == "images" else JobSpec
     try:
-        spec = JobSpec.model_validate(raw)
+        spec = model.model_validate(raw)
     except ValidationError as exc:
         raise SpecError(f"{label}: {_one_line(exc)}") from None
     return _anchor_paths(spec, base_dir)
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of a job spec, for editors and `schemas/jobspec.schema.json`."""
-    schema = JobSpec.model_json_schema(by_alias=True)
+    """The JSON Schema of a job spec (table or image job), for editors and
+    `schemas/jobspec.schema.json`."""
+    from pydantic import TypeAdapter
+
+    schema = TypeAdapter(JobSpec | ImageJobSpec).json_schema(by_alias=True)
     schema["$id"] = "https://github.com/synth/synth/schemas/jobspec.schema.json"
     schema["title"] = "synth job spec"
     return schema
@@ -103,11 +113,15 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _anchor_paths(spec: JobSpec, base_dir: Path) -> JobSpec:
+def _anchor_paths(spec: JobSpec | ImageJobSpec, base_dir: Path) -> JobSpec | ImageJobSpec:
     updates: dict[str, Any] = {}
-    source_path = getattr(spec.source, "path", None)
-    if source_path is not None and not source_path.is_absolute():
-        updates["source"] = spec.source.model_copy(update={"path": base_dir / source_path})
+    source: dict[str, Path] = {}
+    for field in ("path", "extra_csv"):
+        value = getattr(spec.source, field, None)
+        if value is not None and not value.is_absolute():
+            source[field] = base_dir / value
+    if source:
+        updates["source"] = spec.source.model_copy(update=source)
     if not spec.output.path.is_absolute():
         updates["output"] = spec.output.model_copy(update={"path": base_dir / spec.output.path})
     return spec.model_copy(update=updates) if updates else spec

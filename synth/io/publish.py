@@ -154,8 +154,12 @@ def seal_parts(
     sealed = []
     for file in staged.files:
         parquet = pq.ParquetFile(file)
+        # keep what the part already says about itself (e.g. Hugging Face features for images)
         schema = parquet.schema_arrow.with_metadata(
-            {METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str).encode()}
+            {
+                **(parquet.schema_arrow.metadata or {}),
+                METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str).encode(),
+            }
         )
         target = folder / file.name
         with pq.ParquetWriter(

@@ -1,0 +1,684 @@
+"""Checks on synthetic labelled images: recognisable, faithful, diverse, not memorised, fair to classes.
+
+Images are float tensors (N, C, H, W) in [-1, 1] with LongTensor labels (N,). Nothing is downloaded:
+the feature space is a small CNN trained here on the real training images (`fit_classifier`), and
+FID, KID and PRDC compare the penultimate features of holdout images (unseen by the classifier, like
+the synthetic ones) with those of synthetic images, on equal-sized seeded samples.
+
+- quality: conditional accuracy (synthetic images recognised as the class they were asked for) and
+  per class, FID, KID, precision / recall / density / coverage (Naeem et al. 2020), coverage per class;
+- privacy: each synthetic image's pixel distance to its nearest training image, against the holdout
+  images' distances (the honest baseline), exact and near duplicates of training images;
+- bias: per-class counts against the asked or real shares, the spread of per-class accuracy, and
+  per-group counts of the sensitive per-image columns.
+A measure fails only when it is beyond its limit by more than sampling noise explains.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import norm
+from torch import Tensor, nn
+
+from validation.result import CheckResult
+
+__all__ = [
+    "ImageBiasThresholds",
+    "ImageClassifier",
+    "ImagePrivacyThresholds",
+    "ImageQualityThresholds",
+    "bias_check",
+    "conditional_accuracy",
+    "embed",
+    "fid",
+    "fit_classifier",
+    "kid",
+    "memorisation",
+    "per_class_accuracy",
+    "prdc",
+    "privacy_check",
+    "quality_check",
+]
+
+NEAR = 2.0 / 255.0  # one 8-bit grey level on the [-1, 1] scale: a mean gap below it is a near copy
+_CELLS = 2**24  # distance-matrix cells per chunk (64 MiB of float32)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class ImageQualityThresholds:
+    min_conditional_accuracy: float = 0.90  # capped at the holdout's own accuracy
+    min_class_accuracy: float = 0.70  # per class, capped at the holdout's accuracy on that class
+    min_coverage: float = 0.80  # honest equal-sized samples score about 1 - 2**-k (0.97 at k=5)
+    min_class_coverage: float | None = 0.50
+    min_precision: float | None = None
+    min_recall: float | None = None
+    max_fid: float | None = None  # report only unless set; depends on the classifier
+    max_kid: float | None = None
+    k: int = 5
+    max_images: int = 5000  # per side, seeded sample
+    significance: float = 0.01
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ImagePrivacyThresholds:
+    quantile: float = 0.05
+    max_memorised_excess: float = (
+        0.05  # share closer than the holdout's quantile, minus the holdout's
+    )
+    max_duplicate_excess: float = 0.0  # exact and near duplicates, minus the holdout's share
+    max_exact_duplicates: int | None = (
+        None  # if set, an absolute count that fails whatever the noise
+    )
+    max_images: int = 10_000
+    significance: float = 0.01
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ImageBiasThresholds:
+    min_class_ratio: float = 0.5  # a class's (or group's) synthetic share / expected share
+    max_accuracy_spread: float = 0.25  # best minus worst per-class accuracy
+    max_share_diff: float = 0.05  # per sensitive group
+    min_count: int = 30  # groups with fewer real images are not judged
+    significance: float = 0.01
+
+
+def _settings(thresholds: Any, kind: type[_T]) -> _T:
+    """The dataclass from any object with (some of) its fields, e.g. a pydantic spec section."""
+    if thresholds is None:
+        return kind()
+    return kind(**{f.name: getattr(thresholds, f.name, f.default) for f in fields(kind)})
+
+
+# --- the feature space ---------------------------------------------------------------------------
+
+
+class ImageClassifier(nn.Module):
+    """Three blocks of conv 3x3, group norm, ReLU and a 2x2 max-pool that keeps odd edges (8 px ends
+    at 1x1, 64 px at 8x8), global average pooling, and a linear layer over the classes."""
+
+    def __init__(self, channels: int, classes: int, *, width: int = 32) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        before = channels
+        for after in (width, 2 * width, 4 * width):
+            layers += [
+                nn.Conv2d(before, after, 3, padding=1),
+                nn.GroupNorm(8, after),
+                nn.ReLU(),
+                nn.MaxPool2d(2, ceil_mode=True),
+            ]
+            before = after
+        self.body = nn.Sequential(*layers)
+        self.num_features = before
+        self.head = nn.Linear(before, classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x).mean(dim=(2, 3))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+
+def fit_classifier(
+    images: Tensor,
+    labels: Tensor,
+    classes: int,
+    *,
+    seed: int = 0,
+    epochs: int = 10,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    holdout_images: Tensor | None = None,
+    holdout_labels: Tensor | None = None,
+) -> tuple[ImageClassifier, dict[str, Any]]:
+    """Train the feature network on real images; seeded (weights on the CPU generator, a private
+    shuffling generator) and deterministic on the CPU. Returns it in eval mode with its accuracies."""
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        clf = ImageClassifier(images.shape[1], classes)
+    clf.to(device)
+    order = torch.Generator().manual_seed(seed)
+    batches = math.ceil(len(images) / batch_size)
+    opt = torch.optim.AdamW(clf.parameters(), lr=3e-3, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * batches)
+    clf.train()
+    for _ in range(epochs):
+        for picked in torch.randperm(len(images), generator=order).split(batch_size):
+            x = images[picked].to(device, torch.float32)
+            loss = nn.functional.cross_entropy(clf(x), labels[picked].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            schedule.step()
+    clf.eval()
+    info: dict[str, Any] = {"train_accuracy": conditional_accuracy(clf, images, labels)}
+    if holdout_images is not None and holdout_labels is not None:
+        info["holdout_accuracy"] = conditional_accuracy(clf, holdout_images, holdout_labels)
+    info.update(epochs=epochs, device=str(device), seconds=round(time.perf_counter() - start, 3))
+    return clf, info
+
+
+@torch.inference_mode()
+def embed(clf: ImageClassifier, images: Tensor, *, batch_size: int = 512) -> Tensor:
+    """Penultimate features (N, num_features), float32 on the CPU."""
+    clf.eval()
+    device = _device(clf)
+    out = [
+        clf.features(chunk.to(device, torch.float32)).cpu() for chunk in images.split(batch_size)
+    ]
+    return torch.cat(out) if out else torch.empty(0, clf.num_features)
+
+
+@torch.inference_mode()
+def _classify(clf: ImageClassifier, features: Tensor) -> Tensor:
+    return clf.head(features.to(_device(clf))).argmax(dim=1).cpu()
+
+
+def _device(clf: ImageClassifier) -> torch.device:
+    return next(clf.parameters()).device
+
+
+def conditional_accuracy(clf: ImageClassifier, images: Tensor, labels: Tensor) -> float:
+    """Share of images the classifier recognises as the class they carry (were asked for)."""
+    if not len(images):
+        return 0.0
+    return float((_classify(clf, embed(clf, images)) == labels.cpu()).float().mean())
+
+
+def per_class_accuracy(
+    clf: ImageClassifier, images: Tensor, labels: Tensor, classes: int | Sequence[str]
+) -> dict[int, float]:
+    """Accuracy per class index; classes without images are left out."""
+    labels = labels.cpu()
+    hit = _classify(clf, embed(clf, images)) == labels
+    count = classes if isinstance(classes, int) else len(classes)
+    return {c: float(hit[labels == c].float().mean()) for c in range(count) if (labels == c).any()}
+
+
+# --- distribution measures on features -----------------------------------------------------------
+
+
+def fid(real_feats: Tensor, fake_feats: Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to the two feature sets (0 when identical)."""
+    from scipy import linalg
+
+    a, b = (np.asarray(f.detach().cpu(), dtype=np.float64) for f in (real_feats, fake_feats))
+    s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    root = linalg.sqrtm(s1 @ s2)
+    if not np.isfinite(root).all():  # singular product: nudge both covariances off the boundary
+        eps = 1e-6 * np.eye(len(s1))
+        root = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    root = np.real(root)  # rounding leaves tiny imaginary parts on near-singular products
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    return max(float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(root)), 0.0)
+
+
+def kid(
+    real_feats: Tensor,
+    fake_feats: Tensor,
+    *,
+    subsets: int = 10,
+    subset_size: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Unbiased MMD^2 with the cubic kernel (<x, y> + 1)^3 on L2-normalised features (the usual
+    (<x, y>/d + 1)^3 on features scaled to norm sqrt(d)); mean and std over random subsets."""
+    x, y = (nn.functional.normalize(f.detach().double(), dim=1) for f in (real_feats, fake_feats))
+    m = min(subset_size, len(x), len(y))
+    if m < 2:
+        raise ValueError("kid needs at least 2 feature rows on each side")
+    rng = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(subsets):
+        a = x[torch.randperm(len(x), generator=rng)[:m].to(x.device)]
+        b = y[torch.randperm(len(y), generator=rng)[:m].to(y.device)]
+        kxx, kyy, kxy = ((p @ q.T + 1.0) ** 3 for p, q in ((a, a), (b, b), (a, b)))
+        within = (kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()) / (m * (m - 1))
+        values.append(float(within - 2.0 * kxy.mean()))
+    spread = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return float(np.mean(values)), spread
+
+
+def _rows(other: int) -> int:
+    return max(1, _CELLS // max(other, 1))
+
+
+def _kth_distance(points: Tensor, k: int) -> Tensor:
+    """Distance from each point to its k-th nearest other point (itself excluded)."""
+    out = [
+        torch.cdist(chunk, points).topk(k + 1, dim=1, largest=False).values[:, -1]
+        for chunk in points.split(_rows(len(points)))
+    ]
+    return torch.cat(out)
+
+
+def prdc(real_feats: Tensor, fake_feats: Tensor, *, k: int = 5) -> dict[str, float]:
+    """Precision, recall, density and coverage (Naeem et al. 2020) with k-nearest-neighbour balls,
+    distances computed in chunks (never a full N x M matrix beyond _CELLS cells)."""
+    real, fake = real_feats.detach().float(), fake_feats.detach().float().to(real_feats.device)
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"prdc needs more than k={k} feature rows on each side")
+    real_radius, fake_radius = _kth_distance(real, k), _kth_distance(fake, k)
+    inside = torch.cat(  # for each fake point: how many real balls hold it
+        [(torch.cdist(c, real) < real_radius).sum(dim=1) for c in fake.split(_rows(len(real)))]
+    )
+    recalled, covered = [], []
+    for start, chunk in zip(
+        range(0, len(real), _rows(len(fake))), real.split(_rows(len(fake))), strict=True
+    ):
+        d = torch.cdist(chunk, fake)
+        recalled.append((d < fake_radius).any(dim=1))
+        covered.append(d.min(dim=1).values < real_radius[start : start + len(chunk)])
+    return {
+        "precision": float((inside > 0).float().mean()),
+        "recall": float(torch.cat(recalled).float().mean()),
+        "density": float(inside.float().mean() / k),
+        "coverage": float(torch.cat(covered).float().mean()),
+    }
+
+
+# --- memorisation in pixel space -----------------------------------------------------------------
+
+
+def _nearest(query: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
+    """L2 distance to, and mean absolute gap from, each query row's nearest reference row. The
+    neighbour is found with matrix products; both numbers are then computed exactly against it."""
+    ref_sq = (reference * reference).sum(dim=1)
+    dist, gap = [], []
+    for chunk in query.split(_rows(len(reference))):
+        d2 = ref_sq - 2.0 * chunk @ reference.T  # the query's own norm does not move the argmin
+        diff = chunk - reference[d2.argmin(dim=1)]
+        dist.append(diff.norm(dim=1))
+        gap.append(diff.abs().mean(dim=1))
+    return torch.cat(dist).cpu(), torch.cat(gap).cpu()
+
+
+def memorisation(
+    train: Tensor, holdout: Tensor, synthetic: Tensor, *, quantile: float = 0.05
+) -> dict[str, Any]:
+    """Nearest-training-image distances of synthetic images against the holdout's (the honest
+    baseline): the share below the holdout's `quantile` (ideal: the holdout's own share, about
+    `quantile`), and exact (gap 0) and near (mean gap < one grey level) duplicate shares for both."""
+    t = train.detach().flatten(1).float()
+    h, s = (x.detach().flatten(1).float().to(t.device) for x in (holdout, synthetic))
+    h_dist, h_gap = _nearest(h, t)
+    s_dist, s_gap = _nearest(s, t)
+    cut = float(torch.quantile(h_dist.double(), quantile))
+
+    def share(mask: Tensor) -> float:
+        return float(mask.float().mean()) if len(mask) else 0.0
+
+    return {
+        "threshold": cut,
+        "memorised_share": share(s_dist <= cut),
+        "memorised_share_holdout": share(h_dist <= cut),
+        "exact_duplicates": share(s_gap == 0),
+        "exact_duplicates_holdout": share(h_gap == 0),
+        "near_duplicates": share(s_gap < NEAR),
+        "near_duplicates_holdout": share(h_gap < NEAR),
+        "exact_duplicate_count": int((s_gap == 0).sum()),
+        "synthetic_images": len(s),
+        "holdout_images": len(h),
+        "synthetic_distances": s_dist.numpy(),
+        "holdout_distances": h_dist.numpy(),
+    }
+
+
+# --- the checks ----------------------------------------------------------------------------------
+
+
+class _Judge:
+    """One row per measure for the report and a reason per failure: a floor fails when value + z * se
+    is below it, a ceiling when value - z * se is above it (one-sided `significance`)."""
+
+    def __init__(self, significance: float) -> None:
+        self.z = float(norm.ppf(1.0 - significance))
+        self.rows: list[dict[str, Any]] = []
+        self.reasons: list[str] = []
+
+    def floor(self, measure: str, value: float, limit: float | None, se: float, why: str) -> None:
+        self._judge(
+            measure, value, limit, se, limit is not None and value + self.z * se < limit, why
+        )
+
+    def ceiling(self, measure: str, value: float, limit: float | None, se: float, why: str) -> None:
+        self._judge(
+            measure, value, limit, se, limit is not None and value - self.z * se > limit, why
+        )
+
+    def _judge(
+        self, measure: str, value: float, limit: float | None, se: float, failed: bool, why: str
+    ) -> None:
+        self.rows.append(
+            {
+                "measure": measure,
+                "value": round(value, 4),
+                "noise (1 s.e.)": round(se, 4),
+                "limit": None if limit is None else round(limit, 4),
+                "passed": not failed,
+            }
+        )
+        if failed:
+            self.reasons.append(why + (f" beyond sampling noise (s.e. {se:.3f})" if se else ""))
+
+
+def _se(p: float, n: int, q: float | None = None, m: int = 1) -> float:
+    var = p * (1 - p) / max(n, 1) + (0.0 if q is None else q * (1 - q) / max(m, 1))
+    return float(np.sqrt(var))
+
+
+def _sample(n: int, size: int, rng: np.random.Generator) -> Tensor:
+    return torch.from_numpy(np.sort(rng.choice(n, size=min(size, n), replace=False)))
+
+
+@dataclass(frozen=True)
+class _Side:
+    """A seeded sample of one image set in the classifier's features, with its labels and whether
+    the classifier recognised each image as its label."""
+
+    features: Tensor
+    labels: Tensor
+    hit: Tensor
+
+    @classmethod
+    def of(
+        cls,
+        clf: ImageClassifier,
+        images: Tensor,
+        labels: Tensor,
+        size: int,
+        rng: np.random.Generator,
+    ) -> _Side:
+        picked = _sample(len(images), size, rng)
+        features, labels = embed(clf, images[picked]), labels.cpu()[picked]
+        return cls(features, labels, _classify(clf, features) == labels)
+
+    def of_class(self, c: int) -> _Side:
+        mine = self.labels == c
+        return _Side(self.features[mine], self.labels[mine], self.hit[mine])
+
+    def accuracy(self) -> float:
+        return float(self.hit.float().mean())
+
+    def take(self, size: int, rng: np.random.Generator) -> Tensor:
+        return self.features[_sample(len(self.features), size, rng)]
+
+
+def quality_check(
+    train: Tensor,
+    train_labels: Tensor,
+    holdout: Tensor,
+    holdout_labels: Tensor,
+    synthetic: Tensor,
+    synthetic_labels: Tensor,
+    classes: Sequence[str],
+    clf: ImageClassifier,
+    thresholds: Any = None,
+) -> CheckResult:
+    """Conditional accuracy (overall, per class) and FID / KID / PRDC in the classifier's features,
+    holdout against synthetic images on equal-sized samples (PRDC and FID depend on the sizes).
+    Training images against holdout images give a reference, reported only: the classifier saw them."""
+    cfg = _settings(thresholds, ImageQualityThresholds)
+    judge, start = _Judge(cfg.significance), time.perf_counter()
+    if min(len(holdout), len(synthetic), len(train)) <= cfg.k:
+        return CheckResult("image_quality", False, {}, ("too few images to compare",))
+    rng = np.random.default_rng(cfg.seed)
+    real = _Side.of(clf, holdout, holdout_labels, cfg.max_images, rng)
+    fake = _Side.of(clf, synthetic, synthetic_labels, cfg.max_images, rng)
+    acc, acc_h = fake.accuracy(), real.accuracy()
+    limit = min(cfg.min_conditional_accuracy, acc_h)
+    judge.floor(
+        "conditional accuracy: synthetic images recognised as their asked class",
+        acc,
+        limit,
+        _se(acc, len(fake.hit)),
+        f"conditional accuracy {acc:.3f} < {limit:.3f} (min_conditional_accuracy, capped at the "
+        f"holdout's {acc_h:.3f})",
+    )
+    n = min(len(real.hit), len(fake.hit))
+    r, f = real.take(n, rng), fake.take(n, rng)
+    found, fid_value = prdc(r, f, k=cfg.k), fid(r, f)
+    kid_mean, kid_std = kid(r, f, seed=cfg.seed)
+    for name in ("coverage", "precision", "recall"):
+        value, floor = found[name], getattr(cfg, f"min_{name}")
+        why = f"{name} {value:.3f} < {floor} (min_{name})"
+        judge.floor(f"PRDC {name} (k={cfg.k}, {n} images a side)", value, floor, _se(value, n), why)
+    judge.ceiling("FID", fid_value, cfg.max_fid, 0.0, f"FID {fid_value:.3f} > {cfg.max_fid}")
+    judge.ceiling("KID", kid_mean, cfg.max_kid, kid_std, f"KID {kid_mean:.4f} > {cfg.max_kid}")
+    details = [_class_row(c, name, real, fake, cfg, judge, rng) for c, name in enumerate(classes)]
+    t = embed(clf, train[_sample(len(train), n, rng)])
+    reference = {"fid": fid(t, r), **prdc(t, r, k=cfg.k)}
+    metrics = {
+        "conditional_accuracy": round(acc, 4),
+        "holdout_accuracy": round(acc_h, 4),
+        "fid": round(fid_value, 4),
+        "kid": round(kid_mean, 5),
+        "kid_std": round(kid_std, 5),
+        **{name: round(v, 4) for name, v in found.items()},
+        "images": n,
+    }
+    charts = {
+        "per_class_accuracy": {str(row["class"]): row["accuracy"] for row in details},
+        "measures": judge.rows,
+        "train_vs_holdout": {k: round(v, 4) for k, v in reference.items()},
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    reasons = tuple(judge.reasons)
+    return CheckResult("image_quality", not reasons, metrics, reasons, tuple(details), charts)
+
+
+def _class_row(
+    c: int,
+    name: str,
+    real: _Side,
+    fake: _Side,
+    cfg: ImageQualityThresholds,
+    judge: _Judge,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """Counts, accuracy (judged against the holdout's on the class) and coverage of one class."""
+    real, fake = real.of_class(c), fake.of_class(c)
+    n_h, n_s = len(real.hit), len(fake.hit)
+    row: dict[str, Any] = {"class": name, "synthetic images": n_s, "holdout images": n_h}
+    row["accuracy"] = round(fake.accuracy(), 4) if n_s else None
+    row["holdout accuracy"] = round(real.accuracy(), 4) if n_h else None
+    row["coverage"] = None
+    if n_s and n_h:
+        acc, limit = fake.accuracy(), min(cfg.min_class_accuracy, real.accuracy())
+        judge.floor(
+            f"class {name!r}: conditional accuracy",
+            acc,
+            limit,
+            _se(acc, n_s),
+            f"class {name!r}: conditional accuracy {acc:.3f} < {limit:.3f} (min_class_accuracy, "
+            "capped at the holdout's on that class)",
+        )
+    m = min(n_h, n_s)
+    if m > cfg.k:
+        cov = prdc(real.take(m, rng), fake.take(m, rng), k=cfg.k)["coverage"]
+        row["coverage"] = round(cov, 4)
+        judge.floor(
+            f"class {name!r}: PRDC coverage",
+            cov,
+            cfg.min_class_coverage,
+            _se(cov, m),
+            f"class {name!r}: coverage {cov:.3f} < {cfg.min_class_coverage} (min_class_coverage)",
+        )
+    return row
+
+
+def privacy_check(
+    train: Tensor, holdout: Tensor, synthetic: Tensor, thresholds: Any = None
+) -> CheckResult:
+    """Memorisation: synthetic images closer to a training image than the holdout's `quantile` of
+    nearest-training distances, and exact / near duplicates, each against the holdout's share."""
+    cfg = _settings(thresholds, ImagePrivacyThresholds)
+    if len(train) < 1 or len(holdout) < 2 or not len(synthetic):
+        return CheckResult(
+            "image_privacy", False, {}, ("privacy needs training, holdout and synthetic images",)
+        )
+    start = time.perf_counter()
+    synthetic = synthetic[_sample(len(synthetic), cfg.max_images, np.random.default_rng(cfg.seed))]
+    m = memorisation(train, holdout, synthetic, quantile=cfg.quantile)
+    judge = _Judge(cfg.significance)
+    n_s, n_h = m["synthetic_images"], m["holdout_images"]
+    for key, limit, what in (
+        (
+            "memorised_share",
+            cfg.max_memorised_excess,
+            f"closer than the holdout's {cfg.quantile:.0%} quantile",
+        ),
+        ("exact_duplicates", cfg.max_duplicate_excess, "identical to"),
+        ("near_duplicates", cfg.max_duplicate_excess, "within one grey level of"),
+    ):
+        s, h = m[key], m[f"{key}_holdout"]
+        judge.ceiling(
+            f"{key.replace('_', ' ')}: synthetic share minus the holdout's",
+            s - h,
+            limit,
+            _se(s, n_s, h, n_h),
+            f"{s:.1%} of synthetic images are {what} a training image against {h:.1%} of holdout "
+            f"images (excess {s - h:.3f} > {limit})",
+        )
+    count, most = m["exact_duplicate_count"], cfg.max_exact_duplicates
+    if most is not None and count > most:
+        judge.reasons.append(f"{count} synthetic images equal a training image (at most {most})")
+    metrics = {
+        k: round(v, 4) if isinstance(v, float) else v for k, v in m.items() if np.isscalar(v)
+    }
+    charts = {
+        "distance_to_training": _histogram(m["synthetic_distances"], m["holdout_distances"]),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    reasons = tuple(judge.reasons)
+    return CheckResult("image_privacy", not reasons, metrics, reasons, tuple(judge.rows), charts)
+
+
+def _histogram(synthetic: np.ndarray, holdout: np.ndarray, bins: int = 20) -> dict[str, Any]:
+    top = float(np.quantile(np.concatenate([synthetic, holdout]), 0.99)) or 1.0
+    edges = np.linspace(0.0, top, bins + 1)
+    s, _ = np.histogram(np.clip(synthetic, 0, top), edges)
+    h, _ = np.histogram(np.clip(holdout, 0, top), edges)
+    return {
+        "edges": [round(float(e), 4) for e in edges],
+        "synthetic": [round(float(v), 4) for v in s / max(len(synthetic), 1)],
+        "holdout": [round(float(v), 4) for v in h / max(len(holdout), 1)],
+    }
+
+
+def bias_check(
+    synthetic_labels: Tensor,
+    train_labels: Tensor,
+    classes: Sequence[str],
+    per_class_quality: Mapping[int | str, float | None],
+    extra_real: pd.DataFrame | None = None,
+    extra_synth: pd.DataFrame | None = None,
+    sensitive: Sequence[str] = (),
+    thresholds: Any = None,
+    *,
+    asked: Mapping[int, float] | None = None,
+) -> CheckResult:
+    """Per class: the synthetic share against the asked shares (default: the real training shares)
+    and the spread of per-class quality (keyed by class index or name); per group of a sensitive
+    per-image column with at least `min_count` real images: the share against the real share."""
+    cfg = _settings(thresholds, ImageBiasThresholds)
+    z, k = float(norm.ppf(1.0 - cfg.significance)), len(classes)
+    real = np.bincount(train_labels.cpu().numpy(), minlength=k)[:k].astype(float)
+    synth = np.bincount(synthetic_labels.cpu().numpy(), minlength=k)[:k]
+    want = np.array([asked.get(c, 0.0) for c in range(k)]) if asked else real
+    expected = want / max(want.sum(), 1e-12)
+    reasons: list[str] = []
+    rows = _shares(list(classes), real, synth, expected, cfg, z, reasons, "class")
+    quality = [_lookup(per_class_quality, c, name) for c, name in enumerate(classes)]
+    for row, q in zip(rows, quality, strict=True):
+        row["accuracy"] = None if q is None else round(q, 4)
+    ratios = [r["share ratio"] for r in rows if r["share ratio"] is not None]
+    metrics: dict[str, Any] = {
+        "classes": k,
+        "classes_missing": int(((synth == 0) & (expected > 0)).sum()),
+        "lowest_class_ratio": min(ratios, default=None),
+        "images": int(synth.sum()),
+    }
+    judged = {c: q for c, q in enumerate(quality) if q is not None and synth[c]}
+    if len(judged) > 1:
+        best, worst = max(judged, key=judged.__getitem__), min(judged, key=judged.__getitem__)
+        spread = judged[best] - judged[worst]
+        metrics["accuracy_spread"] = round(spread, 4)
+        if spread - z * _se(judged[best], synth[best], judged[worst], synth[worst]) > (
+            cfg.max_accuracy_spread
+        ):
+            reasons.append(
+                f"per-class accuracy spreads {spread:.3f} from {classes[best]!r} "
+                f"({judged[best]:.3f}) to {classes[worst]!r} ({judged[worst]:.3f}) "
+                f"(> max_accuracy_spread {cfg.max_accuracy_spread})"
+            )
+    if extra_real is not None and extra_synth is not None:
+        for column in (c for c in sensitive if c in extra_real and c in extra_synth):
+            r, s = (
+                f[column].astype("string").fillna("<missing>").value_counts()
+                for f in (extra_real, extra_synth)
+            )
+            kept = [g for g in r.index if r[g] >= cfg.min_count]
+            counts = r[kept].to_numpy(float)
+            names = [f"{column} = {g}" for g in kept]
+            found = s.reindex(kept, fill_value=0).to_numpy()
+            rows += _shares(names, counts, found, counts / r.sum(), cfg, z, reasons, "group")
+    return CheckResult("image_bias", not reasons, metrics, tuple(reasons), tuple(rows), {})
+
+
+def _lookup(values: Mapping[int | str, float | None], index: int, name: str) -> float | None:
+    value = values.get(index, values.get(name))
+    return None if value is None or np.isnan(value) else float(value)
+
+
+def _shares(
+    names: list[str],
+    real: np.ndarray,
+    synth: np.ndarray,
+    expected: np.ndarray,
+    cfg: ImageBiasThresholds,
+    z: float,
+    reasons: list[str],
+    kind: str,
+) -> list[dict[str, Any]]:
+    """One row per class or group; vanished, shrunk (ratio) and off (share diff, groups) fail."""
+    n = int(synth.sum())
+    rows = []
+    for name, r, s, e in zip(names, real, synth, expected, strict=True):
+        share = s / n if n else 0.0
+        noise = float(np.sqrt(e * (1 - e) / max(n, 1)))
+        rows.append(
+            {
+                kind: name,
+                "real images": int(r),
+                "synthetic images": int(s),
+                "expected share": round(float(e), 4),
+                "share": round(float(share), 4),
+                "share ratio": round(float(share / e), 3) if e > 0 else None,
+            }
+        )
+        if e > 0 and s == 0:
+            reasons.append(f"{kind} {name!r} has no synthetic images ({e:.1%} expected)")
+        elif e > 0 and share / e < cfg.min_class_ratio and e - share > z * noise:
+            reasons.append(
+                f"{kind} {name!r} shrank to {share / e:.2f} of its expected share {e:.1%} "
+                f"(min_class_ratio {cfg.min_class_ratio})"
+            )
+        elif kind == "group" and abs(share - e) - z * noise > cfg.max_share_diff:
+            reasons.append(
+                f"{kind} {name!r}: {share:.1%} of synthetic images against {e:.1%} expected "
+                f"(more than {cfg.max_share_diff:.0%} off)"
+            )
+    return rows
