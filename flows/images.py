@@ -100,6 +100,7 @@ def fit(x, y, classes: int, spec: ImageJobSpec, clf) -> trainer.TrainResult:
     settings = trainer.TrainSettings(
         epochs=spec.model.epochs,
         batch_size=spec.model.batch_size,
+        lr=spec.model.lr or (2e-4 if kind == "cgan" else 1e-3),
         seed=spec.sample.seed,
         device=spec.model.device,
         patience=spec.model.patience,

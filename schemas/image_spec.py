@@ -65,6 +65,9 @@ class ImageModel(_Strict):
     engine: Literal["cgan", "cvae"] = "cgan"
     epochs: PositiveInt = 30
     batch_size: PositiveInt = 128
+    lr: float | None = Field(
+        default=None, gt=0.0, le=1.0, description="Learning rate; default 2e-4 (cgan), 1e-3 (cvae)."
+    )
     device: Literal["cpu", "cuda", "auto"] = "auto"
     patience: PositiveInt = Field(default=5, description="Epochs without a better monitor score.")
     params: dict[str, Any] = Field(
