@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.steps import step
+from flows.synthesize import run_summary
 from schemas import GateFailed, load_spec
 from schemas.errors import SpecError
 from schemas.image_spec import ImageJobSpec
@@ -284,19 +285,7 @@ def synthesize_images(
         target = publish_run(folders, fake, labels, images.classes, verdict, metrics, spec)
     finally:
         folders.discard_staging()
-    summary = {
-        "status": "published" if verdict.passed else "quarantined",
-        "exit_code": 0 if verdict.passed else 1,
-        "job": spec.name,
-        "run_id": folders.run_id,
-        "output": target,
-        "data": f"{target}/data",
-        "report": f"{target}/report.html",
-        "latest": str(folders.latest) if verdict.passed else None,
-        "rows": len(labels),
-        "reasons": list(verdict.reasons),
-        "metrics": verdict.headline(),
-    }
+    summary = run_summary(spec, folders, target, verdict, len(labels))
     create_markdown_artifact(
         key=f"synth-{spec.name.replace('_', '-')}",
         markdown=f"# synth images: {spec.name} ({summary['status']})\n\n"

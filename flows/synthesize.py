@@ -380,7 +380,7 @@ def synthesize(
         target = publish_run(folders, staged, verdict, metrics, spec)
     finally:
         folders.discard_staging()
-    summary = _summary(spec, folders, target, verdict, staged.rows)
+    summary = run_summary(spec, folders, target, verdict, staged.rows)
     create_markdown_artifact(
         key=f"synth-{spec.name.replace('_', '-')}",
         markdown=_markdown(summary, verdict),
@@ -393,7 +393,7 @@ def synthesize(
     return summary
 
 
-def _summary(
+def run_summary(
     spec: JobSpec, folders: RunFolders, target: str, verdict: Verdict, rows: int
 ) -> dict[str, Any]:
     return {

@@ -28,6 +28,7 @@ import torch
 from scipy.stats import norm
 from torch import Tensor, nn
 
+from validation.privacy import distance_histogram
 from validation.result import CheckResult
 
 __all__ = [
@@ -559,23 +560,13 @@ def privacy_check(
         k: round(v, 4) if isinstance(v, float) else v for k, v in m.items() if np.isscalar(v)
     }
     charts = {
-        "distance_to_training": _histogram(m["synthetic_distances"], m["holdout_distances"]),
+        "distance_to_training": distance_histogram(
+            m["synthetic_distances"], m["holdout_distances"]
+        ),
         "seconds": round(time.perf_counter() - start, 3),
     }
     reasons = tuple(judge.reasons)
     return CheckResult("image_privacy", not reasons, metrics, reasons, tuple(judge.rows), charts)
-
-
-def _histogram(synthetic: np.ndarray, holdout: np.ndarray, bins: int = 20) -> dict[str, Any]:
-    top = float(np.quantile(np.concatenate([synthetic, holdout]), 0.99)) or 1.0
-    edges = np.linspace(0.0, top, bins + 1)
-    s, _ = np.histogram(np.clip(synthetic, 0, top), edges)
-    h, _ = np.histogram(np.clip(holdout, 0, top), edges)
-    return {
-        "edges": [round(float(e), 4) for e in edges],
-        "synthetic": [round(float(v), 4) for v in s / max(len(synthetic), 1)],
-        "holdout": [round(float(v), 4) for v in h / max(len(holdout), 1)],
-    }
 
 
 def bias_check(

@@ -455,7 +455,7 @@ def _copies_and_distances(
         f"the holdout's low tail against {tail_h:.1%} of holdout rows (excess > {limit})",
     )
     metrics["nndr_low_tail"] = round(tail_s, 4)
-    charts["dcr"] = _histogram(to_t[:, 0], h_to_t[:, 0])
+    charts["dcr"] = distance_histogram(to_t[:, 0], h_to_t[:, 0])
     lap("nndr")
 
 
@@ -616,8 +616,11 @@ def _identifiers(
     return found
 
 
-def _histogram(synthetic: np.ndarray, holdout: np.ndarray, bins: int = 20) -> dict[str, Any]:
-    """Distance to the closest training row: synthetic vs holdout, shares per bin."""
+def distance_histogram(
+    synthetic: np.ndarray, holdout: np.ndarray, bins: int = 20
+) -> dict[str, Any]:
+    """Distance to the closest training record: synthetic vs holdout, shares per bin (the last bin
+    holds everything beyond the 99th percentile)."""
     top = float(np.quantile(np.concatenate([synthetic, holdout]), 0.99)) or 1.0
     edges = np.linspace(0.0, top, bins + 1)
     s, _ = np.histogram(np.clip(synthetic, 0, top), edges)
