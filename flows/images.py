@@ -244,13 +244,16 @@ def synthesize_images(
     hx, hy = image_data.to_tensor(images.images[holdout]), _long(images.labels[holdout])
     classes = len(images.classes)
     clf, judge_info = judge(x, y, hx, hy, classes, spec)
+    counts = _counts(spec, images, train)  # a bad class name fails before minutes of training
     started = time.perf_counter()
     result = fit(x, y, classes, spec, clf)
     fit_seconds = time.perf_counter() - started
-    fake, labels = sample(result, _counts(spec, images, train), spec.sample.seed)
+    fake, labels = sample(result, counts, spec.sample.seed)
     results = [_training_check(result, spec.checks.collapse)]
     names = list(images.classes)
-    quality = checks.quality_check(x, y, hx, hy, fake, labels, names, clf, spec.checks.quality)
+    quality = None
+    if spec.checks.quality.enabled or spec.checks.bias.enabled:  # bias reads per-class quality
+        quality = checks.quality_check(x, y, hx, hy, fake, labels, names, clf, spec.checks.quality)
     if spec.checks.quality.enabled:
         results.append(quality)
     if spec.checks.privacy.enabled:

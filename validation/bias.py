@@ -28,7 +28,7 @@ from schemas.contract import Contract
 from schemas.spec import BiasChecks, ColumnType, Role
 from synth.fairness import FairPlan, positive_class
 from validation.result import CheckResult
-from validation.utility import _xy
+from validation.utility import xy
 
 __all__ = ["check"]
 
@@ -207,14 +207,13 @@ def _vanished_categories(
 ) -> list[dict[str, Any]]:
     """Categories of any modelled column with min_count real rows and enough expected synthetic
     rows that seeing none is not chance (P(0) below the significance), yet none appeared."""
-    floor = -np.log(settings.significance)
+    floor, total = -np.log(settings.significance), weights.sum()
     out = []
     for c in contract.modelled:
         if c.type not in (ColumnType.categorical, ColumnType.boolean) or c.name in sensitive:
             continue  # sensitive groups are judged above
         real = train[c.name].astype("string")
         seen = set(synthetic[c.name].dropna().astype(str))
-        total = weights.sum()
         for category, count in real.value_counts().items():
             if count < settings.min_count or category in seen:
                 continue
@@ -278,12 +277,12 @@ def _downstream(
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import accuracy_score
 
-    test_x, test_y = _xy(holdout, contract, target, regression=False)
+    test_x, test_y = xy(holdout, contract, target, regression=False)
     known = holdout[target].notna().to_numpy()
     truth = test_y == str(positive)
     predictions = {}
     for name, frame in (("real", train), ("synthetic", synthetic)):
-        x, y = _xy(frame, contract, target, regression=False)
+        x, y = xy(frame, contract, target, regression=False)
         if len(np.unique(y)) < 2:
             return {"skipped": f"the {name} target has one class only"}
         model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from validation.report import _STYLE, _section, _table
+from validation.report import _section, _table, head, reasons
 
 __all__ = ["render"]
 
@@ -19,21 +19,15 @@ _COLOURS = ("#3b6fb6", "#e07b39", "#2a9d8f", "#9b5de5", "#d62828", "#6a994e")
 def render(metrics: dict[str, Any]) -> str:
     verdict, run = metrics["verdict"], metrics["run"]
     checks = {c["name"]: c for c in verdict["checks"]}
-    status = verdict["status"]
-    parts = [
-        "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        f"<title>synth report: {escape(run['job'])}</title><style>{_STYLE}"
+    style = (
         ".grid img{image-rendering:pixelated;margin:1px;border:1px solid #eef1f5}"
-        ".grid th{text-align:right;padding-right:.6rem}</style></head><body>",
-        f"<h1>synth report: {escape(run['job'])} (images)</h1>",
-        f"<p><span class='verdict {status}'>{'PUBLISHED' if status == 'pass' else 'QUARANTINED'}: "
-        f"gate {status}</span> <span class=muted>run {escape(run['run_id'])}</span></p>",
+        ".grid th{text-align:right;padding-right:.6rem}"
+    )
+    parts = [
+        head(run, verdict, title=" (images)", style=style),
         _cards(run, checks),
+        reasons(verdict),
     ]
-    if verdict["reasons"]:
-        parts.append("<h2>Why the gate failed</h2><ul>")
-        parts += [f"<li>{escape(r)}</li>" for r in verdict["reasons"]]
-        parts.append("</ul>")
     parts.append(_grid(metrics.get("samples", {})))
     parts.append(_curves(metrics.get("training", {})))
     titles = {

@@ -34,19 +34,7 @@ def render(metrics: dict[str, Any]) -> str:
     verdict = metrics["verdict"]
     run = metrics["run"]
     checks = {c["name"]: c for c in verdict["checks"]}
-    status = verdict["status"]
-    parts = [
-        "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        f"<title>synth report: {escape(run['job'])}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>synth report: {escape(run['job'])}</h1>",
-        f"<p><span class='verdict {status}'>{'PUBLISHED' if status == 'pass' else 'QUARANTINED'}: "
-        f"gate {status}</span> <span class=muted>run {escape(run['run_id'])}</span></p>",
-        _cards(metrics, checks),
-    ]
-    if verdict["reasons"]:
-        parts.append("<h2>Why the gate failed</h2><ul>")
-        parts += [f"<li>{escape(r)}</li>" for r in verdict["reasons"]]
-        parts.append("</ul>")
+    parts = [head(run, verdict), _cards(metrics, checks), reasons(verdict)]
     parts.append(_fidelity(metrics, checks.get("quality")))
     parts.append(_check("Utility: train on synthetic, test on real", checks.get("utility")))
     parts.append(
@@ -69,6 +57,25 @@ def render(metrics: dict[str, Any]) -> str:
     parts.append(_table([{"field": k, "value": v} for k, v in run.items()]))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def head(run: dict[str, Any], verdict: dict[str, Any], *, title: str = "", style: str = "") -> str:
+    """The document head and the verdict banner, shared by the table and the image report."""
+    status, job = verdict["status"], escape(run["job"])
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>synth report: {job}</title><style>{_STYLE}{style}</style></head><body>"
+        f"<h1>synth report: {job}{escape(title)}</h1>"
+        f"<p><span class='verdict {status}'>{'PUBLISHED' if status == 'pass' else 'QUARANTINED'}: "
+        f"gate {status}</span> <span class=muted>run {escape(run['run_id'])}</span></p>"
+    )
+
+
+def reasons(verdict: dict[str, Any]) -> str:
+    if not verdict["reasons"]:
+        return ""
+    items = "".join(f"<li>{escape(r)}</li>" for r in verdict["reasons"])
+    return f"<h2>Why the gate failed</h2><ul>{items}</ul>"
 
 
 def _cards(metrics: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str:

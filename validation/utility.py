@@ -15,7 +15,7 @@ from schemas.spec import ColumnType, Role, UtilityChecks
 from validation.frames import features
 from validation.result import CheckResult
 
-__all__ = ["check"]
+__all__ = ["check", "xy"]
 
 NAME = "utility"
 
@@ -35,9 +35,9 @@ def check(
     target = targets[0]
     regression = target.type is ColumnType.numerical
     metric = "r2" if regression else "roc_auc"
-    test_x, test_y = _xy(holdout, contract, target.name, regression)
-    trtr = _score(*_xy(real, contract, target.name, regression), test_x, test_y, regression)
-    tstr = _score(*_xy(synthetic, contract, target.name, regression), test_x, test_y, regression)
+    test_x, test_y = xy(holdout, contract, target.name, regression)
+    trtr = _score(*xy(real, contract, target.name, regression), test_x, test_y, regression)
+    tstr = _score(*xy(synthetic, contract, target.name, regression), test_x, test_y, regression)
     metrics = {"target": target.name, "metric": metric, "trtr": trtr, "tstr": tstr, "ratio": None}
     reasons = []
     if tstr is None:
@@ -54,9 +54,10 @@ def check(
     return CheckResult(NAME, not reasons, metrics, tuple(reasons))
 
 
-def _xy(
+def xy(
     frame: pd.DataFrame, contract: Contract, target: str, regression: bool
 ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Model features and the target's known values (strings for a class target)."""
     table = features(frame, contract)
     y = table.pop(target)
     known = y.notna().to_numpy()
