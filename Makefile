@@ -14,7 +14,7 @@ ANON_VENV ?= .venv-anonymeter
 ANON_STAMP := $(ANON_VENV)/.synth-anonymeter-$(ANONYMETER_VERSION)
 export SYNTH_ANONYMETER_PYTHON := $(abspath $(ANON_VENV)/bin/python)
 
-.PHONY: demo test lint format schema bench clean anonymeter
+.PHONY: demo demo-images test lint format schema bench clean anonymeter
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ anonymeter: $(ANON_STAMP)
 
 demo: $(STAMP) anonymeter
 	$(BIN)/synth demo
+
+demo-images: $(STAMP)
+	$(BIN)/synth run examples/digits.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -34,8 +34,8 @@ def main() -> int:
 
     import torch
 
-    from synth.images import train as trainer
-    from synth.images.models import GANConfig, VAEConfig
+    from synth.image import train as trainer
+    from synth.image.models import GANConfig, VAEConfig
 
     device = trainer.resolve_device(args.device)
     rows = []

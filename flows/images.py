@@ -25,11 +25,13 @@ from schemas import GateFailed, load_spec
 from schemas.errors import SpecError
 from schemas.image_spec import ImageJobSpec
 from schemas.load import flag_overrides
-from synth.images import data as image_data
-from synth.images import train as trainer
+from synth.image import data as image_data
+from synth.image import output as image_output
+from synth.image import train as trainer
+from synth.image.cells import Cells, conditioning_cells
 from synth.io.publish import RunFolders, StagedParts, publish
 from synth.runinfo import new_run_id, package_versions
-from validation import CheckResult, Verdict, fold
+from validation import CheckResult, Verdict, fold, image_metrics
 from validation import images as checks
 from validation.image_report import render
 
@@ -64,13 +66,18 @@ def ingest(spec: ImageJobSpec) -> image_data.ImageSet:
 
 
 @step("split")
-def split(images: image_data.ImageSet, spec: ImageJobSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded, stratified by class: every class is in both parts."""
+def split(cells: Cells, images: image_data.ImageSet, spec: ImageJobSpec):
+    """Seeded, stratified by conditioning cell (class x sensitive groups) where every cell has two
+    images or more, else by class: every class is in both parts."""
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(images.labels))
+    by_cell = np.bincount(cells.index).min() >= 2
     train, holdout = train_test_split(
-        index, test_size=spec.split.holdout, random_state=spec.split.seed, stratify=images.labels
+        index,
+        test_size=spec.split.holdout,
+        random_state=spec.split.seed,
+        stratify=cells.index if by_cell else images.labels,
     )
     return np.sort(train), np.sort(holdout)
 
@@ -78,14 +85,15 @@ def split(images: image_data.ImageSet, spec: ImageJobSpec) -> tuple[np.ndarray, 
 @step("judge")
 def judge(x, y, hx, hy, classes: int, spec: ImageJobSpec):
     """The classifier every image check (and the training monitor) looks through."""
-    return checks.fit_classifier(
+    return image_metrics.fit_classifier(
         x, y, classes, seed=spec.split.seed, holdout_images=hx, holdout_labels=hy
     )
 
 
 @step("fit")
-def fit(x, y, classes: int, spec: ImageJobSpec, clf) -> trainer.TrainResult:
-    from synth.images.models import GANConfig, VAEConfig
+def fit(x, cell_y, cell_labels, spec: ImageJobSpec, clf) -> trainer.TrainResult:
+    """Train on conditioning cells (`cell_y`, whose classes are `cell_labels`)."""
+    from synth.image.models import GANConfig, VAEConfig
 
     kind = spec.model.engine
     config_type = GANConfig if kind == "cgan" else VAEConfig
@@ -93,7 +101,7 @@ def fit(x, y, classes: int, spec: ImageJobSpec, clf) -> trainer.TrainResult:
         config = config_type(
             image_size=spec.images.size,
             channels=spec.images.channels,
-            classes=classes,
+            classes=len(cell_labels),
             **spec.model.params,
         )
     except TypeError as exc:
@@ -108,7 +116,7 @@ def fit(x, y, classes: int, spec: ImageJobSpec, clf) -> trainer.TrainResult:
         progress=False,
     )
     logger = get_run_logger()
-    monitor = _monitor(clf, x, y, classes, seed=spec.sample.seed)
+    monitor = _monitor(clf, x, cell_y, cell_labels, seed=spec.sample.seed)
 
     def logged(model, epoch: int) -> dict[str, Any]:
         scores = monitor(model, epoch)
@@ -119,30 +127,40 @@ def fit(x, y, classes: int, spec: ImageJobSpec, clf) -> trainer.TrainResult:
         )
         return scores
 
-    return trainer.train(kind, x, y, config, settings, monitor=logged)
+    return trainer.train(kind, x, cell_y, config, settings, monitor=logged)
 
 
-def _monitor(clf, x, y, classes: int, *, seed: int):
-    """Each epoch: 32 samples per class; conditional accuracy and class coverage through the judge,
-    within-class diversity against the real images; collapse when any class stops varying."""
+def _monitor(clf, x, cell_y, cell_labels, *, seed: int):
+    """Each epoch: 32 samples per cell; conditional accuracy and class coverage through the judge,
+    within-cell diversity against the real images in the judge's features; collapse when any cell
+    stops varying."""
     import torch
 
-    diversity = trainer.diversity_monitor(x, y, per_class=32, seed=seed)
-    asked = torch.arange(classes).repeat_interleave(32)
+    from synth.image.models import ConditionalVAE
+
+    diversity = trainer.diversity_monitor(
+        x, cell_y, per_class=32, seed=seed, features=lambda batch: image_metrics.embed(clf, batch)
+    )
+    asked = torch.arange(len(cell_labels)).repeat_interleave(32)
+    wanted = torch.as_tensor(cell_labels)[asked]
+    classes = len(np.unique(cell_labels))
 
     def watch(model, epoch: int) -> dict[str, Any]:
         scores = diversity(model, epoch)
         fake = trainer.sample(model, asked, seed=seed + 1)
         with torch.no_grad():
             predicted = clf(fake).argmax(1)
-        accuracy = float((predicted == asked).float().mean())
+        accuracy = float((predicted == wanted).float().mean())
         coverage = float(len(torch.unique(predicted)) / classes)
         spread = min(1.0, float(scores.get("diversity", 1.0)))
+        # a VAE keeps its held-out loss as the score (a sound, low-noise selection signal); a GAN's
+        # losses are not one, so its score is what the judge sees: accuracy times spread
+        score = scores["score"] if isinstance(model, ConditionalVAE) else accuracy * spread
         return {
             **scores,
             "conditional_accuracy": accuracy,
             "class_coverage": coverage,
-            "score": accuracy * spread,
+            "score": score,
         }
 
     return watch
@@ -150,10 +168,11 @@ def _monitor(clf, x, y, classes: int, *, seed: int):
 
 @step("sample")
 def sample(result: trainer.TrainResult, counts: dict[int, int], seed: int):
+    """Images for `counts` per conditioning cell, and the cell of each."""
     import torch
 
-    labels = torch.cat([torch.full((n,), c, dtype=torch.long) for c, n in sorted(counts.items())])
-    return trainer.sample(result.model, labels, seed=seed), labels
+    cells = torch.cat([torch.full((n,), c, dtype=torch.long) for c, n in sorted(counts.items())])
+    return trainer.sample(result.model, cells, seed=seed), cells
 
 
 def _counts(spec: ImageJobSpec, images: image_data.ImageSet, train: np.ndarray) -> dict[int, int]:
@@ -190,16 +209,17 @@ def gate(results: list[CheckResult]) -> Verdict:
 
 
 @step("publish", retries=1)
-def publish_run(folders: RunFolders, fake, labels, classes, verdict, metrics, spec) -> str:
+def publish_run(folders: RunFolders, fake, labels, groups, classes, verdict, metrics, spec) -> str:
     staged = folders.staged_parts / "part-00000.parquet"
     staged.parent.mkdir(parents=True, exist_ok=True)
     text = {"synthetic": "true", "synth:job": spec.name, "synth:run_id": folders.run_id}
-    image_data.write_image_parquet(
+    image_output.write_image_parquet(
         staged,
         image_data.from_tensor(fake),
         labels.numpy(),
         classes,
         text=text,
+        extra=groups,
         compression="none",
     )
     documents = {
@@ -239,28 +259,60 @@ def synthesize_images(
     )
     folders = RunFolders.new(spec.output.path, spec.name, new_run_id())
     images = ingest(spec)
-    train, holdout = split(images, spec)
+    sensitive = list(spec.images.sensitive)
+    cells = conditioning_cells(images, sensitive)
+    train, holdout = split(cells, images, spec)
     x, y = image_data.to_tensor(images.images[train]), _long(images.labels[train])
     hx, hy = image_data.to_tensor(images.images[holdout]), _long(images.labels[holdout])
     classes = len(images.classes)
     clf, judge_info = judge(x, y, hx, hy, classes, spec)
-    counts = _counts(spec, images, train)  # a bad class name fails before minutes of training
+    # a bad class name fails before minutes of training
+    counts = cells.allot(_counts(spec, images, train), train)
     started = time.perf_counter()
-    result = fit(x, y, classes, spec, clf)
+    result = fit(x, _long(cells.index[train]), cells.labels, spec, clf)
     fit_seconds = time.perf_counter() - started
-    fake, labels = sample(result, counts, spec.sample.seed)
+    fake, made = sample(result, counts, spec.sample.seed)
+    labels = _long(cells.labels[made.numpy()])
+    groups = cells.groups.iloc[made.numpy()].reset_index(drop=True)
+    real_groups = {
+        part: images.extra.iloc[rows][sensitive].reset_index(drop=True) if sensitive else None
+        for part, rows in (("train", train), ("holdout", holdout))
+    }
     results = [_training_check(result, spec.checks.collapse)]
     names = list(images.classes)
     quality = None
     if spec.checks.quality.enabled or spec.checks.bias.enabled:  # bias reads per-class quality
-        quality = checks.quality_check(x, y, hx, hy, fake, labels, names, clf, spec.checks.quality)
+        quality = checks.quality_check(
+            x,
+            y,
+            hx,
+            hy,
+            fake,
+            labels,
+            names,
+            clf,
+            spec.checks.quality,
+            holdout_groups=real_groups["holdout"],
+            synthetic_groups=groups if sensitive else None,
+        )
     if spec.checks.quality.enabled:
         results.append(quality)
     if spec.checks.privacy.enabled:
         results.append(checks.privacy_check(x, hx, fake, spec.checks.privacy))
     if spec.checks.bias.enabled:
-        per_class = quality.charts.get("per_class_accuracy", {})
-        results.append(checks.bias_check(labels, y, names, per_class, thresholds=spec.checks.bias))
+        results.append(
+            checks.bias_check(
+                labels,
+                y,
+                names,
+                quality.charts.get("per_class_accuracy", {}),
+                real_groups["train"],
+                groups if sensitive else None,
+                sensitive,
+                spec.checks.bias,
+                per_group=quality.charts.get("per_group", []),
+            )
+        )
     verdict = gate(results)
     metrics = {
         "run": {
@@ -273,6 +325,8 @@ def synthesize_images(
             "engine_params": dict(spec.model.params),
             "seed": spec.sample.seed,
             "rows": len(labels),
+            "sensitive": sensitive,
+            "conditioning_cells": len(cells),
             "train_rows": len(train),
             "holdout_rows": len(holdout),
             "skipped_images": images.skipped,
@@ -285,7 +339,7 @@ def synthesize_images(
         "samples": _samples(fake, labels, images.classes),
     }
     try:
-        target = publish_run(folders, fake, labels, images.classes, verdict, metrics, spec)
+        target = publish_run(folders, fake, labels, groups, images.classes, verdict, metrics, spec)
     finally:
         folders.discard_staging()
     summary = run_summary(spec, folders, target, verdict, len(labels))
@@ -317,7 +371,9 @@ def _samples(fake, labels, classes: tuple[str, ...]) -> dict[str, list[str]]:
         picked = np.flatnonzero(labels.numpy() == c)[:_GRID]
         out[name] = [
             "data:image/png;base64,"
-            + base64.b64encode(image_data.png_bytes(images[i], text={"synthetic": "true"})).decode()
+            + base64.b64encode(
+                image_output.png_bytes(images[i], text={"synthetic": "true"})
+            ).decode()
             for i in picked
         ]
     return out

@@ -99,6 +99,9 @@ class ImageQualityChecks(_Strict):
     min_class_coverage: float = Field(default=0.50, ge=0.0, le=1.0)
     significance: float = Field(default=0.01, gt=0.0, lt=0.5)
     max_fid: float | None = Field(default=None, ge=0.0, description="Report-only unless set.")
+    min_group_images: PositiveInt = Field(
+        default=30, description="Sensitive groups with fewer holdout images are not measured."
+    )
 
 
 class ImagePrivacyChecks(_Strict):
@@ -122,6 +125,20 @@ class ImageBiasChecks(_Strict):
     max_accuracy_spread: float = Field(
         default=0.25, ge=0.0, le=1.0, description="Best minus worst per-class accuracy at most."
     )
+    max_share_diff: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="A sensitive group's share off its real share."
+    )
+    min_count: PositiveInt = Field(
+        default=30, description="Sensitive groups with fewer training images are not judged."
+    )
+    max_group_quality_gap: float = Field(
+        default=0.10,
+        ge=0.0,
+        le=1.0,
+        description="A sensitive group's shortfall in conditional accuracy (against the holdout's "
+        "on that group) beyond the best-served group's of the same column.",
+    )
+    significance: float = Field(default=0.01, gt=0.0, lt=0.5)
 
 
 class ImageChecks(_Strict):

@@ -124,4 +124,11 @@ def _check(title: str, check: dict[str, Any] | None) -> str:
         parts.append(_table([flat]))
         if check["details"]:
             parts.append(_table(list(check["details"])))
+        charts = check.get("charts") or {}
+        if charts.get("measures"):
+            parts.append("<h3>Measures against their limits</h3>" + _table(charts["measures"]))
+        if charts.get("per_group_quality"):
+            parts.append(
+                "<h3>Quality per sensitive group</h3>" + _table(charts["per_group_quality"])
+            )
     return "\n".join(parts)

@@ -1,8 +1,9 @@
 """Checks on synthetic labelled images: recognisable, faithful, diverse, not memorised, fair to classes.
 
 Images are float tensors (N, C, H, W) in [-1, 1] with LongTensor labels (N,). Nothing is downloaded:
-the feature space is a small CNN trained here on the real training images (`fit_classifier`), and
-FID, KID and PRDC compare the penultimate features of holdout images (unseen by the classifier, like
+the feature space is a small CNN trained here on the real training images
+(`validation.image_metrics.fit_classifier`, which also holds the measures), and FID, KID and PRDC
+compare the penultimate features of holdout images (unseen by the classifier, like
 the synthetic ones) with those of synthetic images, on equal-sized seeded samples.
 
 - quality: conditional accuracy (synthetic images recognised as the class they were asked for) and
@@ -10,13 +11,13 @@ the synthetic ones) with those of synthetic images, on equal-sized seeded sample
 - privacy: each synthetic image's pixel distance to its nearest training image, against the holdout
   images' distances (the honest baseline), exact and near duplicates of training images;
 - bias: per-class counts against the asked or real shares, the spread of per-class accuracy, and
-  per-group counts of the sensitive per-image columns.
+  per group of the sensitive per-image columns: counts, and accuracy and coverage, where a group the
+  generator served worse than the others (against the holdout's rate on that group) fails.
 A measure fails only when it is beyond its limit by more than sampling noise explains.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -26,31 +27,30 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.stats import norm
-from torch import Tensor, nn
+from torch import Tensor
 
+from synth.image.cells import MISSING
+from validation.image_metrics import (
+    ImageClassifier,
+    classify,
+    embed,
+    fid,
+    kid,
+    memorisation,
+    prdc,
+)
 from validation.privacy import distance_histogram
 from validation.result import CheckResult
 
 __all__ = [
     "ImageBiasThresholds",
-    "ImageClassifier",
     "ImagePrivacyThresholds",
     "ImageQualityThresholds",
     "bias_check",
-    "conditional_accuracy",
-    "embed",
-    "fid",
-    "fit_classifier",
-    "kid",
-    "memorisation",
-    "per_class_accuracy",
-    "prdc",
     "privacy_check",
     "quality_check",
 ]
 
-NEAR = 2.0 / 255.0  # one 8-bit grey level on the [-1, 1] scale: a mean gap below it is a near copy
-_CELLS = 2**24  # distance-matrix cells per chunk (64 MiB of float32)
 _T = TypeVar("_T")
 
 
@@ -64,6 +64,7 @@ class ImageQualityThresholds:
     min_recall: float | None = None
     max_fid: float | None = None  # report only unless set; depends on the classifier
     max_kid: float | None = None
+    min_group_images: int = 30  # sensitive groups with fewer holdout images are not measured
     k: int = 5
     max_images: int = 5000  # per side, seeded sample
     significance: float = 0.01
@@ -91,6 +92,7 @@ class ImageBiasThresholds:
     max_accuracy_spread: float = 0.25  # best minus worst per-class accuracy
     max_share_diff: float = 0.05  # per sensitive group
     min_count: int = 30  # groups with fewer real images are not judged
+    max_group_quality_gap: float = 0.10  # a group's accuracy shortfall beyond the best-served's
     significance: float = 0.01
 
 
@@ -99,242 +101,6 @@ def _settings(thresholds: Any, kind: type[_T]) -> _T:
     if thresholds is None:
         return kind()
     return kind(**{f.name: getattr(thresholds, f.name, f.default) for f in fields(kind)})
-
-
-# --- the feature space ---------------------------------------------------------------------------
-
-
-class ImageClassifier(nn.Module):
-    """Three blocks of conv 3x3, group norm, ReLU and a 2x2 max-pool that keeps odd edges (8 px ends
-    at 1x1, 64 px at 8x8), global average pooling, and a linear layer over the classes."""
-
-    def __init__(self, channels: int, classes: int, *, width: int = 32) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        before = channels
-        for after in (width, 2 * width, 4 * width):
-            layers += [
-                nn.Conv2d(before, after, 3, padding=1),
-                nn.GroupNorm(8, after),
-                nn.ReLU(),
-                nn.MaxPool2d(2, ceil_mode=True),
-            ]
-            before = after
-        self.body = nn.Sequential(*layers)
-        self.num_features = before
-        self.head = nn.Linear(before, classes)
-
-    def features(self, x: Tensor) -> Tensor:
-        return self.body(x).mean(dim=(2, 3))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x))
-
-
-def fit_classifier(
-    images: Tensor,
-    labels: Tensor,
-    classes: int,
-    *,
-    seed: int = 0,
-    epochs: int = 10,
-    batch_size: int = 64,
-    device: str | torch.device = "cpu",
-    holdout_images: Tensor | None = None,
-    holdout_labels: Tensor | None = None,
-) -> tuple[ImageClassifier, dict[str, Any]]:
-    """Train the feature network on real images; seeded (weights on the CPU generator, a private
-    shuffling generator) and deterministic on the CPU. Returns it in eval mode with its accuracies."""
-    start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        clf = ImageClassifier(images.shape[1], classes)
-    clf.to(device)
-    order = torch.Generator().manual_seed(seed)
-    batches = math.ceil(len(images) / batch_size)
-    opt = torch.optim.AdamW(clf.parameters(), lr=3e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * batches)
-    clf.train()
-    for _ in range(epochs):
-        for picked in torch.randperm(len(images), generator=order).split(batch_size):
-            x = images[picked].to(device, torch.float32)
-            loss = nn.functional.cross_entropy(clf(x), labels[picked].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            schedule.step()
-    clf.eval()
-    info: dict[str, Any] = {"train_accuracy": conditional_accuracy(clf, images, labels)}
-    if holdout_images is not None and holdout_labels is not None:
-        info["holdout_accuracy"] = conditional_accuracy(clf, holdout_images, holdout_labels)
-    info.update(epochs=epochs, device=str(device), seconds=round(time.perf_counter() - start, 3))
-    return clf, info
-
-
-@torch.inference_mode()
-def embed(clf: ImageClassifier, images: Tensor, *, batch_size: int = 512) -> Tensor:
-    """Penultimate features (N, num_features), float32 on the CPU."""
-    clf.eval()
-    device = _device(clf)
-    out = [
-        clf.features(chunk.to(device, torch.float32)).cpu() for chunk in images.split(batch_size)
-    ]
-    return torch.cat(out) if out else torch.empty(0, clf.num_features)
-
-
-@torch.inference_mode()
-def _classify(clf: ImageClassifier, features: Tensor) -> Tensor:
-    return clf.head(features.to(_device(clf))).argmax(dim=1).cpu()
-
-
-def _device(clf: ImageClassifier) -> torch.device:
-    return next(clf.parameters()).device
-
-
-def conditional_accuracy(clf: ImageClassifier, images: Tensor, labels: Tensor) -> float:
-    """Share of images the classifier recognises as the class they carry (were asked for)."""
-    if not len(images):
-        return 0.0
-    return float((_classify(clf, embed(clf, images)) == labels.cpu()).float().mean())
-
-
-def per_class_accuracy(
-    clf: ImageClassifier, images: Tensor, labels: Tensor, classes: int | Sequence[str]
-) -> dict[int, float]:
-    """Accuracy per class index; classes without images are left out."""
-    labels = labels.cpu()
-    hit = _classify(clf, embed(clf, images)) == labels
-    count = classes if isinstance(classes, int) else len(classes)
-    return {c: float(hit[labels == c].float().mean()) for c in range(count) if (labels == c).any()}
-
-
-# --- distribution measures on features -----------------------------------------------------------
-
-
-def fid(real_feats: Tensor, fake_feats: Tensor) -> float:
-    """Fréchet distance between Gaussians fitted to the two feature sets (0 when identical)."""
-    from scipy import linalg
-
-    a, b = (np.asarray(f.detach().cpu(), dtype=np.float64) for f in (real_feats, fake_feats))
-    s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    root = linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(root).all():  # singular product: nudge both covariances off the boundary
-        eps = 1e-6 * np.eye(len(s1))
-        root = linalg.sqrtm((s1 + eps) @ (s2 + eps))
-    root = np.real(root)  # rounding leaves tiny imaginary parts on near-singular products
-    diff = a.mean(axis=0) - b.mean(axis=0)
-    return max(float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(root)), 0.0)
-
-
-def kid(
-    real_feats: Tensor,
-    fake_feats: Tensor,
-    *,
-    subsets: int = 10,
-    subset_size: int = 1000,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Unbiased MMD^2 with the cubic kernel (<x, y> + 1)^3 on L2-normalised features (the usual
-    (<x, y>/d + 1)^3 on features scaled to norm sqrt(d)); mean and std over random subsets."""
-    x, y = (nn.functional.normalize(f.detach().double(), dim=1) for f in (real_feats, fake_feats))
-    m = min(subset_size, len(x), len(y))
-    if m < 2:
-        raise ValueError("kid needs at least 2 feature rows on each side")
-    rng = torch.Generator().manual_seed(seed)
-    values = []
-    for _ in range(subsets):
-        a = x[torch.randperm(len(x), generator=rng)[:m].to(x.device)]
-        b = y[torch.randperm(len(y), generator=rng)[:m].to(y.device)]
-        kxx, kyy, kxy = ((p @ q.T + 1.0) ** 3 for p, q in ((a, a), (b, b), (a, b)))
-        within = (kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()) / (m * (m - 1))
-        values.append(float(within - 2.0 * kxy.mean()))
-    spread = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return float(np.mean(values)), spread
-
-
-def _rows(other: int) -> int:
-    return max(1, _CELLS // max(other, 1))
-
-
-def _kth_distance(points: Tensor, k: int) -> Tensor:
-    """Distance from each point to its k-th nearest other point (itself excluded)."""
-    out = [
-        torch.cdist(chunk, points).topk(k + 1, dim=1, largest=False).values[:, -1]
-        for chunk in points.split(_rows(len(points)))
-    ]
-    return torch.cat(out)
-
-
-def prdc(real_feats: Tensor, fake_feats: Tensor, *, k: int = 5) -> dict[str, float]:
-    """Precision, recall, density and coverage (Naeem et al. 2020) with k-nearest-neighbour balls,
-    distances computed in chunks (never a full N x M matrix beyond _CELLS cells)."""
-    real, fake = real_feats.detach().float(), fake_feats.detach().float().to(real_feats.device)
-    if min(len(real), len(fake)) <= k:
-        raise ValueError(f"prdc needs more than k={k} feature rows on each side")
-    real_radius, fake_radius = _kth_distance(real, k), _kth_distance(fake, k)
-    inside = torch.cat(  # for each fake point: how many real balls hold it
-        [(torch.cdist(c, real) < real_radius).sum(dim=1) for c in fake.split(_rows(len(real)))]
-    )
-    recalled, covered = [], []
-    for start, chunk in zip(
-        range(0, len(real), _rows(len(fake))), real.split(_rows(len(fake))), strict=True
-    ):
-        d = torch.cdist(chunk, fake)
-        recalled.append((d < fake_radius).any(dim=1))
-        covered.append(d.min(dim=1).values < real_radius[start : start + len(chunk)])
-    return {
-        "precision": float((inside > 0).float().mean()),
-        "recall": float(torch.cat(recalled).float().mean()),
-        "density": float(inside.float().mean() / k),
-        "coverage": float(torch.cat(covered).float().mean()),
-    }
-
-
-# --- memorisation in pixel space -----------------------------------------------------------------
-
-
-def _nearest(query: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
-    """L2 distance to, and mean absolute gap from, each query row's nearest reference row. The
-    neighbour is found with matrix products; both numbers are then computed exactly against it."""
-    ref_sq = (reference * reference).sum(dim=1)
-    dist, gap = [], []
-    for chunk in query.split(_rows(len(reference))):
-        d2 = ref_sq - 2.0 * chunk @ reference.T  # the query's own norm does not move the argmin
-        diff = chunk - reference[d2.argmin(dim=1)]
-        dist.append(diff.norm(dim=1))
-        gap.append(diff.abs().mean(dim=1))
-    return torch.cat(dist).cpu(), torch.cat(gap).cpu()
-
-
-def memorisation(
-    train: Tensor, holdout: Tensor, synthetic: Tensor, *, quantile: float = 0.05
-) -> dict[str, Any]:
-    """Nearest-training-image distances of synthetic images against the holdout's (the honest
-    baseline): the share below the holdout's `quantile` (ideal: the holdout's own share, about
-    `quantile`), and exact (gap 0) and near (mean gap < one grey level) duplicate shares for both."""
-    t = train.detach().flatten(1).float()
-    h, s = (x.detach().flatten(1).float().to(t.device) for x in (holdout, synthetic))
-    h_dist, h_gap = _nearest(h, t)
-    s_dist, s_gap = _nearest(s, t)
-    cut = float(torch.quantile(h_dist.double(), quantile))
-
-    def share(mask: Tensor) -> float:
-        return float(mask.float().mean()) if len(mask) else 0.0
-
-    return {
-        "threshold": cut,
-        "memorised_share": share(s_dist <= cut),
-        "memorised_share_holdout": share(h_dist <= cut),
-        "exact_duplicates": share(s_gap == 0),
-        "exact_duplicates_holdout": share(h_gap == 0),
-        "near_duplicates": share(s_gap < NEAR),
-        "near_duplicates_holdout": share(h_gap < NEAR),
-        "exact_duplicate_count": int((s_gap == 0).sum()),
-        "synthetic_images": len(s),
-        "holdout_images": len(h),
-        "synthetic_distances": s_dist.numpy(),
-        "holdout_distances": h_dist.numpy(),
-    }
 
 
 # --- the checks ----------------------------------------------------------------------------------
@@ -392,6 +158,7 @@ class _Side:
     features: Tensor
     labels: Tensor
     hit: Tensor
+    rows: Tensor  # which images of the set were sampled
 
     @classmethod
     def of(
@@ -404,11 +171,18 @@ class _Side:
     ) -> _Side:
         picked = _sample(len(images), size, rng)
         features, labels = embed(clf, images[picked]), labels.cpu()[picked]
-        return cls(features, labels, _classify(clf, features) == labels)
+        return cls(features, labels, classify(clf, features) == labels, picked)
+
+    def where(self, mine: Tensor) -> _Side:
+        return _Side(self.features[mine], self.labels[mine], self.hit[mine], self.rows[mine])
 
     def of_class(self, c: int) -> _Side:
-        mine = self.labels == c
-        return _Side(self.features[mine], self.labels[mine], self.hit[mine])
+        return self.where(self.labels == c)
+
+    def of_group(self, groups: pd.Series, value: str) -> _Side:
+        """The sampled images whose `groups` entry (one per image of the whole set) is `value`."""
+        chosen = groups.to_numpy()[self.rows.numpy()] == value
+        return self.where(torch.from_numpy(np.asarray(chosen, dtype=bool)))
 
     def accuracy(self) -> float:
         return float(self.hit.float().mean())
@@ -427,10 +201,15 @@ def quality_check(
     classes: Sequence[str],
     clf: ImageClassifier,
     thresholds: Any = None,
+    *,
+    holdout_groups: pd.DataFrame | None = None,
+    synthetic_groups: pd.DataFrame | None = None,
 ) -> CheckResult:
     """Conditional accuracy (overall, per class) and FID / KID / PRDC in the classifier's features,
     holdout against synthetic images on equal-sized samples (PRDC and FID depend on the sizes).
-    Training images against holdout images give a reference, reported only: the classifier saw them."""
+    Training images against holdout images give a reference, reported only: the classifier saw them.
+    With sensitive groups (one row per holdout / synthetic image), accuracy and coverage per group
+    go to `charts["per_group"]` for the bias check to judge."""
     cfg = _settings(thresholds, ImageQualityThresholds)
     judge, start = _Judge(cfg.significance), time.perf_counter()
     if min(len(holdout), len(synthetic), len(train)) <= cfg.k:
@@ -472,6 +251,7 @@ def quality_check(
     }
     charts = {
         "per_class_accuracy": {str(row["class"]): row["accuracy"] for row in details},
+        "per_group": _group_rows(real, fake, holdout_groups, synthetic_groups, cfg, rng),
         "measures": judge.rows,
         "train_vs_holdout": {k: round(v, 4) for k, v in reference.items()},
         "seconds": round(time.perf_counter() - start, 3),
@@ -518,6 +298,44 @@ def _class_row(
             f"class {name!r}: coverage {cov:.3f} < {cfg.min_class_coverage} (min_class_coverage)",
         )
     return row
+
+
+def _group_rows(
+    real: _Side,
+    fake: _Side,
+    holdout_groups: pd.DataFrame | None,
+    synthetic_groups: pd.DataFrame | None,
+    cfg: ImageQualityThresholds,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """Accuracy and coverage of every sensitive group with `min_group_images` holdout images."""
+    if holdout_groups is None or synthetic_groups is None:
+        return []
+    rows = []
+    for column in holdout_groups.columns:
+        real_values = holdout_groups[column].astype("string").fillna(MISSING)
+        fake_values = synthetic_groups[column].astype("string").fillna(MISSING)
+        for value, seen in real_values.value_counts().sort_index().items():
+            if seen < cfg.min_group_images:
+                continue
+            r, f = real.of_group(real_values, value), fake.of_group(fake_values, value)
+            m = min(len(r.hit), len(f.hit))
+            rows.append(
+                {
+                    "column": column,
+                    "group": value,
+                    "holdout images": len(r.hit),
+                    "synthetic images": len(f.hit),
+                    "accuracy": round(f.accuracy(), 4) if len(f.hit) else None,
+                    "holdout accuracy": round(r.accuracy(), 4) if len(r.hit) else None,
+                    "coverage": (
+                        round(prdc(r.take(m, rng), f.take(m, rng), k=cfg.k)["coverage"], 4)
+                        if m > cfg.k
+                        else None
+                    ),
+                }
+            )
+    return rows
 
 
 def privacy_check(
@@ -580,10 +398,13 @@ def bias_check(
     thresholds: Any = None,
     *,
     asked: Mapping[int, float] | None = None,
+    per_group: Sequence[Mapping[str, Any]] = (),
 ) -> CheckResult:
     """Per class: the synthetic share against the asked shares (default: the real training shares)
     and the spread of per-class quality (keyed by class index or name); per group of a sensitive
-    per-image column with at least `min_count` real images: the share against the real share."""
+    per-image column with at least `min_count` real images: the share against the real share, and
+    (from `quality_check`'s `per_group` rows) whether the generator served it worse than the others:
+    its accuracy shortfall against the holdout's on the group, beyond the best-served group's."""
     cfg = _settings(thresholds, ImageBiasThresholds)
     z, k = float(norm.ppf(1.0 - cfg.significance)), len(classes)
     real = np.bincount(train_labels.cpu().numpy(), minlength=k)[:k].astype(float)
@@ -626,7 +447,44 @@ def bias_check(
             names = [f"{column} = {g}" for g in kept]
             found = s.reindex(kept, fill_value=0).to_numpy()
             rows += _shares(names, counts, found, counts / r.sum(), cfg, z, reasons, "group")
-    return CheckResult("image_bias", not reasons, metrics, tuple(reasons), tuple(rows), {})
+    gaps = _group_gaps(per_group, cfg, z, reasons)
+    if gaps:
+        metrics["largest_group_quality_gap"] = max(gaps.values())
+    charts = {"per_group_quality": list(per_group)} if per_group else {}
+    return CheckResult("image_bias", not reasons, metrics, tuple(reasons), tuple(rows), charts)
+
+
+def _group_gaps(
+    per_group: Sequence[Mapping[str, Any]],
+    cfg: ImageBiasThresholds,
+    z: float,
+    reasons: list[str],
+) -> dict[str, float]:
+    """Per sensitive column: each group's shortfall (holdout accuracy minus synthetic accuracy)
+    beyond the smallest shortfall among that column's groups; a group fails past
+    `max_group_quality_gap` beyond noise. Real groups that differ in difficulty do not count: each
+    group is measured against the holdout's accuracy on that same group."""
+    largest: dict[str, float] = {}
+    judged = [r for r in per_group if r.get("accuracy") is not None and r.get("holdout accuracy")]
+    for column in dict.fromkeys(r["column"] for r in judged):
+        mine = [r for r in judged if r["column"] == column]
+        if len(mine) < 2:
+            continue
+        short = {r["group"]: r["holdout accuracy"] - r["accuracy"] for r in mine}
+        best = min(mine, key=lambda r: short[r["group"]])
+        for r in mine:
+            gap = short[r["group"]] - short[best["group"]]
+            largest[column] = max(largest.get(column, 0.0), round(gap, 4))
+            se = _se(
+                r["accuracy"], r["synthetic images"], best["accuracy"], best["synthetic images"]
+            )
+            if r is not best and gap - z * se > cfg.max_group_quality_gap:
+                reasons.append(
+                    f"group {column} = {r['group']!r}: synthetic images recognised {gap:.3f} less "
+                    f"often (against the holdout's rate on the group) than for {best['group']!r} "
+                    f"(> max_group_quality_gap {cfg.max_group_quality_gap})"
+                )
+    return largest
 
 
 def _lookup(values: Mapping[int | str, float | None], index: int, name: str) -> float | None:

@@ -15,6 +15,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
+from validation import image_metrics as metrics
 from validation import images
 from validation.images import (
     ImageBiasThresholds,
@@ -73,8 +74,8 @@ def digits() -> Digits:
 
 
 @pytest.fixture(scope="module")
-def fitted(digits: Digits) -> tuple[images.ImageClassifier, dict]:
-    return images.fit_classifier(
+def fitted(digits: Digits) -> tuple[metrics.ImageClassifier, dict]:
+    return metrics.fit_classifier(
         digits.train,
         digits.train_labels,
         10,
@@ -90,24 +91,24 @@ def fitted(digits: Digits) -> tuple[images.ImageClassifier, dict]:
 def test_classifier_recognises_unseen_digits(fitted, digits: Digits) -> None:
     clf, info = fitted
     assert info["holdout_accuracy"] > 0.9
-    assert images.conditional_accuracy(clf, digits.unseen, digits.unseen_labels) > 0.9
-    assert images.embed(clf, digits.unseen[:5]).shape == (5, clf.num_features)
-    per_class = images.per_class_accuracy(clf, digits.unseen, digits.unseen_labels, CLASSES)
+    assert metrics.conditional_accuracy(clf, digits.unseen, digits.unseen_labels) > 0.9
+    assert metrics.embed(clf, digits.unseen[:5]).shape == (5, clf.num_features)
+    per_class = metrics.per_class_accuracy(clf, digits.unseen, digits.unseen_labels, CLASSES)
     assert sorted(per_class) == list(range(10))
     assert min(per_class.values()) > 0.7
 
 
 def test_classifier_is_deterministic_for_a_seed(digits: Digits) -> None:
     x, y = digits.train[:256], digits.train_labels[:256]
-    first, _ = images.fit_classifier(x, y, 10, seed=3, epochs=2)
-    second, _ = images.fit_classifier(x, y, 10, seed=3, epochs=2)
-    other, _ = images.fit_classifier(x, y, 10, seed=4, epochs=2)
-    assert torch.equal(images.embed(first, x), images.embed(second, x))
-    assert not torch.equal(images.embed(first, x), images.embed(other, x))
+    first, _ = metrics.fit_classifier(x, y, 10, seed=3, epochs=2)
+    second, _ = metrics.fit_classifier(x, y, 10, seed=3, epochs=2)
+    other, _ = metrics.fit_classifier(x, y, 10, seed=4, epochs=2)
+    assert torch.equal(metrics.embed(first, x), metrics.embed(second, x))
+    assert not torch.equal(metrics.embed(first, x), metrics.embed(other, x))
 
 
 def test_classifier_takes_colour_images_from_8_to_64_pixels() -> None:
-    clf = images.ImageClassifier(3, 4)
+    clf = metrics.ImageClassifier(3, 4)
     for size in (8, 13, 28, 64):
         assert clf(torch.zeros(2, 3, size, size)).shape == (2, 4)
 
@@ -117,28 +118,28 @@ def test_classifier_takes_colour_images_from_8_to_64_pixels() -> None:
 
 def test_fid_of_identical_features_is_zero() -> None:
     feats = torch.randn(500, 16, generator=torch.Generator().manual_seed(0))
-    assert images.fid(feats, feats) == pytest.approx(0.0, abs=1e-6)
-    assert images.fid(feats, feats + 1.0) == pytest.approx(16.0, rel=1e-4)  # mean shift only
+    assert metrics.fid(feats, feats) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.fid(feats, feats + 1.0) == pytest.approx(16.0, rel=1e-4)  # mean shift only
 
 
 def test_kid_is_unbiased_near_zero_for_one_distribution() -> None:
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(800, 16, generator=gen), torch.randn(800, 16, generator=gen)
-    same, _ = images.kid(a, b, subset_size=400)
-    shifted, _ = images.kid(a, b + 0.5, subset_size=400)
+    same, _ = metrics.kid(a, b, subset_size=400)
+    shifted, _ = metrics.kid(a, b + 0.5, subset_size=400)
     assert abs(same) < 0.01 < shifted
 
 
 def test_prdc_on_points_with_known_answers() -> None:
     grid = torch.tensor([[float(i), float(j)] for i in range(6) for j in range(6)])
-    assert images.prdc(grid, grid.clone(), k=3) | {"density": 1.0} == {
+    assert metrics.prdc(grid, grid.clone(), k=3) | {"density": 1.0} == {
         "precision": 1.0,
         "recall": 1.0,
         "density": 1.0,
         "coverage": 1.0,
     }
     far = grid + 100.0  # nothing of one set lies in the other's neighbourhoods
-    assert images.prdc(grid, far, k=3) == {
+    assert metrics.prdc(grid, far, k=3) == {
         "precision": 0.0,
         "recall": 0.0,
         "density": 0.0,
@@ -146,16 +147,16 @@ def test_prdc_on_points_with_known_answers() -> None:
     }
     # all fakes on one corner: precise, but they cover only that corner and recall none of the rest
     corner = torch.zeros(36, 2)
-    found = images.prdc(grid, corner, k=3)
+    found = metrics.prdc(grid, corner, k=3)
     assert found["precision"] == 1.0
     assert found["coverage"] == pytest.approx(1 / 36)
 
 
 def test_measures_order_real_then_noised_then_collapsed(fitted, digits: Digits) -> None:
     clf, _ = fitted
-    real = images.embed(clf, digits.holdout)
+    real = metrics.embed(clf, digits.holdout)
     scored = {
-        name: images.embed(clf, x)
+        name: metrics.embed(clf, x)
         for name, x in {
             "real": digits.unseen,
             "noised": digits.noised(),
@@ -164,9 +165,9 @@ def test_measures_order_real_then_noised_then_collapsed(fitted, digits: Digits) 
             - 1,
         }.items()
     }
-    fid = {name: images.fid(real, f) for name, f in scored.items()}
-    kid = {name: images.kid(real, f)[0] for name, f in scored.items()}
-    prdc = {name: images.prdc(real, f) for name, f in scored.items()}
+    fid = {name: metrics.fid(real, f) for name, f in scored.items()}
+    kid = {name: metrics.kid(real, f)[0] for name, f in scored.items()}
+    prdc = {name: metrics.prdc(real, f) for name, f in scored.items()}
     assert fid["real"] < fid["noised"] < fid["collapsed"]
     assert kid["real"] < kid["noised"] < kid["collapsed"]
     for measure in ("coverage", "recall"):
@@ -175,10 +176,10 @@ def test_measures_order_real_then_noised_then_collapsed(fitted, digits: Digits) 
 
 
 def test_memorisation_measures_copies_against_the_holdout(digits: Digits) -> None:
-    copied = images.memorisation(digits.train, digits.holdout, digits.train[:300])
+    copied = metrics.memorisation(digits.train, digits.holdout, digits.train[:300])
     assert copied["memorised_share"] == 1.0
     assert copied["exact_duplicates"] == 1.0
-    fresh = images.memorisation(digits.train, digits.holdout, digits.unseen)
+    fresh = metrics.memorisation(digits.train, digits.holdout, digits.unseen)
     assert fresh["memorised_share"] < 0.15
     assert fresh["exact_duplicates"] <= fresh["exact_duplicates_holdout"] + 0.02
 

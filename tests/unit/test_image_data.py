@@ -11,16 +11,14 @@ import pytest
 from PIL import Image
 
 from schemas import DataError
-from synth.images.data import (
+from synth.image.data import (
     builtin,
     from_tensor,
-    png_bytes,
     read_image_folder,
     read_image_parquet,
-    read_png_text,
     to_tensor,
-    write_image_parquet,
 )
+from synth.image.output import png_bytes, read_png_text, write_image_parquet
 
 MARK = {"synthetic": "true", "synth:job": "faces", "synth:run_id": "r-1"}
 

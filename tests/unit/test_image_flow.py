@@ -3,7 +3,7 @@
 
 def test_a_collapsed_or_diverged_run_fails_the_gate() -> None:
     from flows.images import _training_check
-    from synth.images.train import TrainResult
+    from synth.image.train import TrainResult
 
     collapsed = TrainResult(
         model=None,
