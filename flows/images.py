@@ -175,6 +175,46 @@ def sample(result: trainer.TrainResult, counts: dict[int, int], seed: int):
     return trainer.sample(result.model, cells, seed=seed), cells
 
 
+@step("privacy filter")
+def privacy_filter(result: trainer.TrainResult, made, fake, x, hx, spec: ImageJobSpec):
+    """Replace synthetic images closer to a training image than the holdout's `quantile` of
+    nearest-training distances (or equal to one) with fresh draws for the same cell, seeded by
+    round, for up to `max_rounds` rounds. Images still too close stay, and fail the gate."""
+    settings = spec.sample.privacy_filter
+    guard = image_metrics.DistanceGuard(x, hx, quantile=settings.quantile)
+    keep = guard.keep(fake)
+    fake, replaced = fake.clone(), int((~keep).sum())
+    for round_ in range(1, settings.max_rounds + 1):
+        redo = (~keep).nonzero().squeeze(1)
+        if not len(redo):
+            break
+        fresh = trainer.sample(result.model, made[redo], seed=spec.sample.seed + 7919 * round_)
+        fake[redo], keep[redo] = fresh, guard.keep(fresh)
+    left = int((~keep).sum())
+    get_run_logger().info(
+        "privacy filter: %d images closer to training than the holdout's %.0f%% quantile "
+        "replaced, %d could not be",
+        replaced,
+        100 * settings.quantile,
+        left,
+    )
+    reasons = (
+        (
+            f"privacy filter: {left} images stayed closer to a training image than the holdout's "
+            f"{settings.quantile:.0%} quantile after {settings.max_rounds} rounds",
+        )
+        if left
+        else ()
+    )
+    metrics = {
+        "threshold": round(guard.threshold, 4),
+        "quantile": settings.quantile,
+        "replaced": replaced,
+        "not_replaced": left,
+    }
+    return fake, CheckResult("privacy_filter", not left, metrics, reasons)
+
+
 def _counts(spec: ImageJobSpec, images: image_data.ImageSet, train: np.ndarray) -> dict[int, int]:
     real = np.bincount(images.labels[train], minlength=len(images.classes))
     counts = {c: int(spec.sample.per_class or real[c]) for c in range(len(images.classes))}
@@ -273,12 +313,17 @@ def synthesize_images(
     fit_seconds = time.perf_counter() - started
     fake, made = sample(result, counts, spec.sample.seed)
     labels = _long(cells.labels[made.numpy()])
+    filtered = None
+    if spec.sample.privacy_filter.enabled:
+        fake, filtered = privacy_filter(result, made, fake, x, hx, spec)
     groups = cells.groups.iloc[made.numpy()].reset_index(drop=True)
     real_groups = {
         part: images.extra.iloc[rows][sensitive].reset_index(drop=True) if sensitive else None
         for part, rows in (("train", train), ("holdout", holdout))
     }
     results = [_training_check(result, spec.checks.collapse)]
+    if filtered is not None:
+        results.append(filtered)
     names = list(images.classes)
     quality = None
     if spec.checks.quality.enabled or spec.checks.bias.enabled:  # bias reads per-class quality

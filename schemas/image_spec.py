@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveInt
 
-from schemas.spec import OutputSpec, ReportSpec, SplitSpec, _Strict
+from schemas.spec import OutputSpec, PrivacyFilter, ReportSpec, SplitSpec, _Strict
 
 __all__ = ["ImageJobSpec"]
 
@@ -83,6 +83,10 @@ class ImageSample(_Strict):
         default_factory=dict, description="Images for named classes (overrides per_class)."
     )
     seed: int = 0
+    privacy_filter: PrivacyFilter = Field(
+        default=PrivacyFilter(),
+        description="Replace synthetic images closer to a training image than honest images are.",
+    )
 
 
 class ImageQualityChecks(_Strict):
@@ -113,6 +117,12 @@ class ImagePrivacyChecks(_Strict):
         le=1.0,
         description="Share of synthetic images closer to a training image than the holdout's "
         "`quantile` of nearest-training distances, minus the holdout's own share.",
+    )
+    max_near_duplicates: int | None = Field(
+        default=0,
+        ge=0,
+        description="Synthetic images within one grey level (mean gap) of a training image, when "
+        "more common than among holdout images; null turns the rule off.",
     )
     significance: float = Field(default=0.01, gt=0.0, lt=0.5)
 

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "NEAR",
+    "DistanceGuard",
     "ImageClassifier",
     "classify",
     "conditional_accuracy",
@@ -267,8 +268,25 @@ def memorisation(
         "near_duplicates": share(s_gap < NEAR),
         "near_duplicates_holdout": share(h_gap < NEAR),
         "exact_duplicate_count": int((s_gap == 0).sum()),
+        "near_duplicate_count": int((s_gap < NEAR).sum()),
         "synthetic_images": len(s),
         "holdout_images": len(h),
         "synthetic_distances": s_dist.numpy(),
         "holdout_distances": h_dist.numpy(),
     }
+
+
+class DistanceGuard:
+    """Keeps images farther from every training image than the holdout's `quantile` of
+    nearest-training-image distances (honest, unseen images fall below it `quantile` of the time),
+    and never one identical to a training image: the image privacy filter's test."""
+
+    def __init__(self, train: Tensor, holdout: Tensor, *, quantile: float) -> None:
+        self.train = train.detach().flatten(1).float()
+        distances, _ = _nearest(holdout.detach().flatten(1).float(), self.train)
+        self.threshold = float(torch.quantile(distances.double(), quantile))
+
+    def keep(self, images: Tensor) -> Tensor:
+        """A bool per image: far enough to publish."""
+        distances, gaps = _nearest(images.detach().flatten(1).float(), self.train)
+        return (distances > self.threshold) & (gaps > 0)

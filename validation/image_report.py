@@ -35,6 +35,7 @@ def render(metrics: dict[str, Any]) -> str:
         "image_privacy": "Privacy: are training images memorised?",
         "image_bias": "Bias: every class and group served?",
         "training": "Training monitor: collapse and divergence",
+        "privacy_filter": "Privacy filter: images too close to a training image, replaced",
     }
     for name, title in titles.items():
         parts.append(_check(title, checks.get(name)))

@@ -81,6 +81,8 @@ class ImagePrivacyThresholds:
     max_exact_duplicates: int | None = (
         None  # if set, an absolute count that fails whatever the noise
     )
+    # near copies (mean gap under one grey level), when more common than among holdout images
+    max_near_duplicates: int | None = 0
     max_images: int = 10_000
     significance: float = 0.01
     seed: int = 0
@@ -374,6 +376,13 @@ def privacy_check(
     count, most = m["exact_duplicate_count"], cfg.max_exact_duplicates
     if most is not None and count > most:
         judge.reasons.append(f"{count} synthetic images equal a training image (at most {most})")
+    near, most = m["near_duplicate_count"], cfg.max_near_duplicates
+    if most is not None and near > most and m["near_duplicates"] > m["near_duplicates_holdout"]:
+        judge.reasons.append(
+            f"{near} synthetic images are within one grey level of a training image (at most "
+            f"{most}; {m['near_duplicates_holdout']:.1%} of holdout images are): a near copy of a "
+            "training image fails whatever the noise"
+        )
     metrics = {
         k: round(v, 4) if isinstance(v, float) else v for k, v in m.items() if np.isscalar(v)
     }

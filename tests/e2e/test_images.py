@@ -166,3 +166,20 @@ def test_the_mnist_demo_publishes_recognisable_and_diverse_digits(tmp_path: Path
     quality = summary["metrics"]["image_quality"]
     assert quality["conditional_accuracy"] >= 0.9 and quality["coverage"] >= 0.8, quality
     assert summary["rows"] == 4000
+
+
+def test_the_faces_example_publishes_only_faces_farther_from_training_than_unseen_ones(
+    tmp_path: Path,
+) -> None:
+    """examples/faces.yaml as shipped: LFW crops, the privacy filter on at the holdout's 5%."""
+    spec = Path(__file__).resolve().parents[2] / "examples" / "faces.yaml"
+    code, summary = _run(spec, "--out", str(tmp_path))
+    assert code == 0, summary.get("reasons")
+    metrics = json.loads((Path(summary["output"]) / "metrics.json").read_text())
+    checks = {c["name"]: c["metrics"] for c in metrics["verdict"]["checks"]}
+    assert (
+        checks["privacy_filter"]["replaced"] > 0 and checks["privacy_filter"]["not_replaced"] == 0
+    )
+    assert checks["image_privacy"]["memorised_share"] == 0.0
+    assert checks["image_privacy"]["near_duplicate_count"] == 0
+    assert "Privacy filter" in Path(summary["report"]).read_text(encoding="utf-8")

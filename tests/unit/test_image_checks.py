@@ -207,6 +207,24 @@ def test_absolute_duplicate_limit_fails_a_few_copies(digits: Digits) -> None:
     assert any("equal a training image" in r for r in result.reasons)
 
 
+def test_one_near_copy_among_honest_images_fails_by_default(digits: Digits) -> None:
+    """A training image moved by less than one grey level hides in the share noise, not here."""
+    nudged = (digits.train[:1] + 1.0 / 255.0).clamp(-1, 1)
+    leaked = torch.cat([digits.unseen, nudged])
+    result = images.privacy_check(digits.train, digits.holdout, leaked)
+    assert result.metrics["near_duplicate_count"] == 1
+    assert any("within one grey level" in r for r in result.reasons)
+    off = ImagePrivacyThresholds(max_near_duplicates=None)
+    assert images.privacy_check(digits.train, digits.holdout, leaked, off).passed
+
+
+def test_distance_guard_keeps_honest_images_and_drops_copies(digits: Digits) -> None:
+    guard = metrics.DistanceGuard(digits.train, digits.holdout, quantile=0.05)
+    assert not guard.keep(digits.train[:50]).any()  # copies: distance 0
+    kept = float(guard.keep(digits.unseen).float().mean())
+    assert 0.85 < kept < 1.0  # unseen real images fall under the holdout's 5% about 5% of the time
+
+
 def test_unseen_real_images_pass_quality_check(fitted, digits: Digits) -> None:
     clf, _ = fitted
     result = images.quality_check(
