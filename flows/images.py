@@ -29,6 +29,7 @@ from synth.image import data as image_data
 from synth.image import output as image_output
 from synth.image import train as trainer
 from synth.image.cells import Cells, conditioning_cells
+from synth.io.lineage import source_fingerprint_of
 from synth.io.publish import RunFolders, StagedParts, publish
 from synth.runinfo import new_run_id, package_versions
 from validation import CheckResult, Verdict, fold, image_metrics
@@ -365,6 +366,7 @@ def synthesize_images(
             "run_id": folders.run_id,
             "kind": "images",
             "spec_hash": spec.fingerprint(),
+            "source_fingerprint": source_fingerprint_of(spec),
             "source": getattr(spec.source, "name", None) or str(getattr(spec.source, "path", "")),
             "engine": spec.model.engine,
             "engine_params": dict(spec.model.params),

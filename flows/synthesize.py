@@ -7,6 +7,7 @@ and no cache policy, and flow parameters are references (paths, names, numbers),
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from schemas.load import flag_overrides
 from schemas.spec import PrivacyChecks, Role, SampleSpec
 from synth.fairness import FairPlan, fair_cells, plan_weights
 from synth.io import build_contract, read_source, source_fingerprint, split_holdout
+from synth.io.model_store import ModelStore, model_key, store_root
 from synth.io.publish import (
     RunFolders,
     StagedParts,
@@ -97,16 +99,33 @@ def plan_sample(
 
 
 @step("fit")
-def fit(train: pd.DataFrame, contract: Contract, spec: JobSpec) -> Engine:
+def fit(
+    train: pd.DataFrame, contract: Contract, spec: JobSpec, fingerprint: str, retrain: bool
+) -> tuple[Engine, dict[str, Any]]:
+    """The stored model for this source, spec and code if there is one (and not `retrain`), else
+    a freshly fitted one, which is then stored. Returns it and how it was got."""
+    logger = get_run_logger()
+    store, key = None, None
+    if spec.model.cache:
+        store, key = ModelStore.open(store_root(spec)), model_key(spec, fingerprint)
+        if not retrain:
+            engine = store.get(key, spec.model.engine)
+            if engine is not None:
+                logger.info("reusing stored %s model %s", engine.name, key[:12])
+                return engine, {"model_cache": "reused", "model_key": key}
     engine = make_engine(spec.model.engine, spec.model.params)
-    get_run_logger().info(
+    logger.info(
         "fitting %s on %d rows x %d modelled columns",
         engine.name,
         len(train),
         len(contract.modelled),
     )
     engine.fit(train[[c.name for c in contract.modelled]], contract, seed=spec.sample.seed)
-    return engine
+    if store is None:
+        return engine, {"model_cache": "off"}
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    store.put(key, engine, replace=retrain, job=spec.name, created=created)
+    return engine, {"model_cache": "retrained" if retrain else "stored", "model_key": key}
 
 
 @step("privacy filter")
@@ -333,8 +352,10 @@ def synthesize(
     engine: str | None = None,
     rows: int | None = None,
     seed: int | None = None,
+    retrain: bool = False,
 ) -> dict[str, Any]:
-    """Run one job: ingest, contract, split, fit, sample, check, gate, publish (or quarantine)."""
+    """Run one job: ingest, contract, split, fit (or reuse the stored model unless `retrain`),
+    sample, check, gate, publish (or quarantine)."""
     spec = load_spec(
         spec_path,
         overrides=flag_overrides(source=source, out=out, engine=engine, rows=rows, seed=seed),
@@ -345,7 +366,7 @@ def synthesize(
     train, holdout = split(typed, spec)
     batches, weights, fair = plan_sample(plan, train, contract)
     try:
-        model = fit(train, contract, spec)
+        model, cache = fit(train, contract, spec, fingerprint, retrain)
         row_filter, floor = None, None
         if spec.sample.privacy_filter.enabled:
             row_filter, floor = privacy_filter(train, holdout, contract, spec)
@@ -369,7 +390,7 @@ def synthesize(
             spec=spec,
             run_id=folders.run_id,
             contract=contract,
-            engine_info=model.info(),
+            engine_info={**model.info(), **cache},
             rows=staged.rows,
             train_rows=len(train),
             holdout_rows=len(holdout),

@@ -176,5 +176,8 @@ class ImageJobSpec(_Strict):
     output: OutputSpec = OutputSpec()
 
     def fingerprint(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """A stable hash of the spec's meaning, output location aside (as for table specs)."""
+        meaning = self.model_dump(mode="json")
+        meaning["output"].pop("path", None)
+        canonical = json.dumps(meaning, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()

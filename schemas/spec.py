@@ -208,6 +208,11 @@ class SplitSpec(_Strict):
 class ModelSpec(_Strict):
     engine: EngineName = "gaussian_copula"
     params: dict[str, Any] = Field(default_factory=dict)
+    cache: bool = Field(
+        default=True,
+        description="Reuse the model stored for this source, model section, schema, split, seed "
+        "and code (`synth run --retrain` fits anew); see synth/io/model_store.py.",
+    )
 
 
 class Condition(_Strict):
@@ -591,6 +596,9 @@ class JobSpec(_Strict):
             raise ValueError("sample.parity: the group column and the target are the same column")
 
     def fingerprint(self) -> str:
-        """A stable hash of the spec's meaning (not its formatting)."""
-        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        """A stable hash of the spec's meaning (not its formatting, nor where output goes: the
+        same job written elsewhere is the same job, so `synth regenerate --out` finds it)."""
+        meaning = self.model_dump(mode="json", by_alias=True)
+        meaning["output"].pop("path", None)
+        canonical = json.dumps(meaning, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()

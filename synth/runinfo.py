@@ -65,6 +65,7 @@ def build_metrics(
             "engine": engine_info.get("engine", spec.model.engine),
             "engine_params": engine_info.get("params", {}),
             "fit_seconds": engine_info.get("fit_seconds"),
+            "model_cache": engine_info.get("model_cache"),
             "seed": spec.sample.seed,
             "rows": rows,
             "train_rows": train_rows,

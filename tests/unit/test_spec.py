@@ -77,3 +77,9 @@ def test_spec_fingerprint_ignores_formatting(tmp_path: Path) -> None:
     b = tmp_path / "b.yaml"
     b.write_text(json.dumps(raw, indent=4))  # JSON is YAML too
     assert load_spec(a).fingerprint() == load_spec(b).fingerprint()
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_spec_validates(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.name and spec.fingerprint()
