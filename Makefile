@@ -58,6 +58,7 @@ schema: $(STAMP)
 bench: $(STAMP) anonymeter
 	$(BIN)/python bench/engines.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/regenerate.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache

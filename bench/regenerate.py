@@ -29,6 +29,9 @@ def main() -> int:
     synth = str(Path(sys.executable).with_name("synth"))
     with tempfile.TemporaryDirectory(prefix="synth-bench-regen-") as tmp:
         env = {**os.environ, "SYNTH_MODEL_STORE_KEY": f"{tmp}/store.key"}
+        anonymeter = REPO / ".venv-anonymeter" / "bin" / "python"  # as `make bench` sets it
+        if anonymeter.exists():
+            env.setdefault("SYNTH_ANONYMETER_PYTHON", str(anonymeter))
         steps = [
             ("regenerate (first: fit + run)", ["regenerate", args.spec]),
             ("regenerate (unchanged)", ["regenerate", args.spec]),

@@ -147,6 +147,69 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     return EXIT_GATE if failed else EXIT_PUBLISHED
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from flows.deployments import deployments, require_server
+
+    require_server("deploy")
+    for deployment in deployments(args.specs):
+        deployment_id = deployment.apply()
+        print(f"deployed {deployment.flow_name}/{deployment.name} ({deployment_id})")
+    print("serve them with: synth serve SPEC...")
+    return EXIT_PUBLISHED
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from prefect import serve
+
+    from flows.deployments import deployments, require_server
+
+    require_server("serve")
+    serve(*deployments(args.specs), limit=args.limit, print_starting_message=True)
+    return EXIT_PUBLISHED
+
+
+def cmd_request(args: argparse.Namespace) -> int:
+    """Run the spec's deployment with these overrides (the server's runner does the work), wait,
+    and report as `synth run` does: 0 published, 1 quarantined, 3 crashed or timed out."""
+    from prefect.deployments import run_deployment
+
+    from flows.deployments import deployment_name, require_server
+
+    require_server("request")
+    parameters = {k: v for k, v in (("rows", args.rows), ("seed", args.seed)) if v is not None}
+    run = run_deployment(
+        deployment_name(args.spec), parameters=parameters, timeout=args.timeout, as_subflow=False
+    )
+    state = run.state
+    if state is None or not state.is_final():
+        return _fail(args, f"request: run {run.id} did not finish in {args.timeout:g} s", 3)
+    summary = _summary_of(run.id)
+    if summary is None:
+        return _fail(args, f"request: run {run.id} ended {state.name}, without a summary", 3)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"{summary['status']}: {summary['output']}")
+        for reason in summary.get("reasons", []):
+            print(f"  {reason}")
+    return EXIT_PUBLISHED if summary["status"] == "published" else EXIT_GATE
+
+
+def _summary_of(flow_run_id: Any) -> dict[str, Any] | None:
+    """The run summary the flow left as its `synth-summary` artifact (aggregates and paths)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    for artifact in found:
+        if artifact.key and artifact.key.startswith("synth-summary"):
+            return json.loads(str(artifact.data).split("```json", 1)[1].split("```", 1)[0])
+    return None
+
+
 def _print_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
     widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))
@@ -250,6 +313,25 @@ def _parser() -> argparse.ArgumentParser:
     regen.add_argument("--dry-run", action="store_true", help="say what would run; run nothing")
     regen.add_argument("--json", action="store_true", help="print one JSON object per job")
     regen.set_defaults(command=cmd_regenerate)
+
+    deploy = sub.add_parser("deploy", help="register each spec as a Prefect deployment")
+    deploy.add_argument("specs", nargs="+", metavar="SPEC")
+    deploy.set_defaults(command=cmd_deploy)
+
+    serve = sub.add_parser(
+        "serve", help="serve the specs' deployments: run their schedules and requests (blocks)"
+    )
+    serve.add_argument("specs", nargs="+", metavar="SPEC")
+    serve.add_argument("--limit", type=int, help="at most this many runs at once")
+    serve.set_defaults(command=cmd_serve)
+
+    request = sub.add_parser(
+        "request", help="ask a served deployment for a run, follow it, print verdict and output"
+    )
+    request.add_argument("spec", help="job spec (YAML) whose deployment to run")
+    request.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait")
+    _common(request)
+    request.set_defaults(command=cmd_request)
 
     validate = sub.add_parser("validate-spec", help="check job specs without running them")
     validate.add_argument("specs", nargs="+", metavar="SPEC")

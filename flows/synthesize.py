@@ -417,7 +417,9 @@ def synthesize(
 def run_summary(
     spec: JobSpec, folders: RunFolders, target: str, verdict: Verdict, rows: int
 ) -> dict[str, Any]:
-    return {
+    """What `synth run --json` prints, also left as the run's `synth-summary-<job>` artifact so
+    `synth request` can report a run a served deployment made: paths and headline aggregates."""
+    summary = {
         "status": "published" if verdict.passed else "quarantined",
         "exit_code": 0 if verdict.passed else 1,
         "job": spec.name,
@@ -430,6 +432,12 @@ def run_summary(
         "reasons": list(verdict.reasons),
         "metrics": verdict.headline(),
     }
+    create_markdown_artifact(
+        key=f"synth-summary-{spec.name.replace('_', '-')}",
+        markdown="```json\n" + json.dumps(summary, default=str) + "\n```",
+        description="synth run summary (paths and headline metrics)",
+    )
+    return summary
 
 
 def _markdown(summary: dict[str, Any], verdict: Verdict) -> str:

@@ -13,7 +13,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveInt
 
-from schemas.spec import OutputSpec, PrivacyFilter, ReportSpec, SplitSpec, _Strict
+from schemas.spec import (
+    OutputSpec,
+    PrivacyFilter,
+    ReportSpec,
+    ScheduleSpec,
+    SplitSpec,
+    _Strict,
+)
 
 __all__ = ["ImageJobSpec"]
 
@@ -174,6 +181,9 @@ class ImageJobSpec(_Strict):
     checks: ImageChecks = ImageChecks()
     report: ReportSpec = ReportSpec()
     output: OutputSpec = OutputSpec()
+    schedule: ScheduleSpec | None = Field(
+        default=None, description="For `synth serve` / `synth deploy`; a run by hand ignores it."
+    )
 
     def fingerprint(self) -> str:
         """A stable hash of the spec's meaning, output location aside (as for table specs)."""

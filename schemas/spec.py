@@ -507,6 +507,27 @@ class OutputSpec(_Strict):
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
 
 
+class ScheduleSpec(_Strict):
+    """When `synth serve` runs the job: a cron line or a fixed interval (one of them)."""
+
+    cron: str | None = Field(default=None, description="Cron line, e.g. '0 3 * * *'.")
+    interval_seconds: PositiveInt | None = Field(default=None, description="Run every N seconds.")
+    timezone: str = Field(default="UTC", description="IANA time zone the cron line is read in.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ScheduleSpec:
+        if (self.cron is None) == (self.interval_seconds is None):
+            raise ValueError("give exactly one of cron and interval_seconds")
+        if self.cron is not None:
+            from prefect.schedules import validate_cron_string
+
+            try:
+                validate_cron_string(self.cron)
+            except ValueError:
+                raise ValueError(f"cron: {self.cron!r} is not a cron line") from None
+        return self
+
+
 class JobSpec(_Strict):
     """A synthesis job: where the data is, what it means, how to model, sample, check and publish."""
 
@@ -520,6 +541,9 @@ class JobSpec(_Strict):
     checks: ChecksSpec = ChecksSpec()
     report: ReportSpec = ReportSpec()
     output: OutputSpec = OutputSpec()
+    schedule: ScheduleSpec | None = Field(
+        default=None, description="For `synth serve` / `synth deploy`; a run by hand ignores it."
+    )
 
     @field_validator("dataset")
     @classmethod

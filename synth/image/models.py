@@ -12,7 +12,6 @@ the discriminator and the VAE encoder share one downsampling stack.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from itertools import pairwise
@@ -23,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+from synth.tabular.base import file_sha256
 
 __all__ = ["ConditionalGAN", "ConditionalVAE", "GANConfig", "VAEConfig", "load", "save"]
 
@@ -366,14 +367,6 @@ def kind_of(model: nn.Module) -> str:
     raise TypeError(f"not an image model: {type(model).__name__}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save(model: nn.Module, directory: Path) -> dict[str, Any]:
     """Write `model.pt` (state dict only) and `model.json` (kind, config, torch version, SHA-256)."""
     directory = Path(directory)
@@ -384,7 +377,7 @@ def save(model: nn.Module, directory: Path) -> dict[str, Any]:
         "kind": kind_of(model),
         "config": asdict(model.config),
         "torch": torch.__version__,
-        "sha256": _sha256(directory / WEIGHTS),
+        "sha256": file_sha256(directory / WEIGHTS),
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -395,7 +388,7 @@ def load(directory: Path) -> nn.Module:
     the weights are read with `weights_only=True`, so the file can hold tensors and nothing else."""
     directory = Path(directory)
     manifest = json.loads((directory / MANIFEST).read_text())
-    if _sha256(directory / WEIGHTS) != manifest["sha256"]:
+    if file_sha256(directory / WEIGHTS) != manifest["sha256"]:
         raise ValueError(f"{WEIGHTS} does not match the SHA-256 recorded in {MANIFEST}")
     cls, config_cls = KINDS[manifest["kind"]]
     model = cls(config_cls(**manifest["config"]))
