@@ -18,6 +18,8 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# the model store's signing key: a session file, not the developer's ~/.config/synth
+os.environ.setdefault("SYNTH_MODEL_STORE_KEY", str(_PREFECT_HOME / "model-store.key"))
 # anonymeter runs in its own venv (`make anonymeter`); `make test` exports this, plain pytest finds it
 _ANONYMETER = Path(__file__).resolve().parent.parent / ".venv-anonymeter" / "bin" / "python"
 if _ANONYMETER.exists():
