@@ -183,15 +183,9 @@ def privacy_filter(result: trainer.TrainResult, made, fake, x, hx, spec: ImageJo
     round, for up to `max_rounds` rounds. Images still too close stay, and fail the gate."""
     settings = spec.sample.privacy_filter
     guard = image_metrics.DistanceGuard(x, hx, quantile=settings.quantile)
-    keep = guard.keep(fake)
-    fake, replaced = fake.clone(), int((~keep).sum())
-    for round_ in range(1, settings.max_rounds + 1):
-        redo = (~keep).nonzero().squeeze(1)
-        if not len(redo):
-            break
-        fresh = trainer.sample(result.model, made[redo], seed=spec.sample.seed + 7919 * round_)
-        fake[redo], keep[redo] = fresh, guard.keep(fresh)
-    left = int((~keep).sum())
+    fake, replaced, left = trainer.redraw(
+        result.model, made, fake, guard.keep, seed=spec.sample.seed, rounds=settings.max_rounds
+    )
     get_run_logger().info(
         "privacy filter: %d images closer to training than the holdout's %.0f%% quantile "
         "replaced, %d could not be",

@@ -448,7 +448,7 @@ def bias_check(
     if extra_real is not None and extra_synth is not None:
         for column in (c for c in sensitive if c in extra_real and c in extra_synth):
             r, s = (
-                f[column].astype("string").fillna("<missing>").value_counts()
+                f[column].astype("string").fillna(MISSING).value_counts()
                 for f in (extra_real, extra_synth)
             )
             kept = [g for g in r.index if r[g] >= cfg.min_count]

@@ -23,7 +23,15 @@ from torch import Tensor, nn
 
 from synth.image.models import KINDS, ConditionalGAN, ConditionalVAE, GANConfig, VAEConfig
 
-__all__ = ["Monitor", "TrainResult", "TrainSettings", "diversity_monitor", "sample", "train"]
+__all__ = [
+    "Monitor",
+    "TrainResult",
+    "TrainSettings",
+    "diversity_monitor",
+    "redraw",
+    "sample",
+    "train",
+]
 
 Monitor = Callable[[nn.Module, int], dict[str, Any]]
 Step = Callable[[Tensor, Tensor], dict[str, Tensor]]
@@ -290,6 +298,29 @@ def sample(
     ]
     c = model.config
     return torch.cat(chunks) if chunks else torch.empty(0, c.channels, c.image_size, c.image_size)
+
+
+def redraw(
+    model: nn.Module,
+    labels: Tensor,
+    images: Tensor,
+    keep: Callable[[Tensor], Tensor],
+    *,
+    seed: int,
+    rounds: int,
+) -> tuple[Tensor, int, int]:
+    """Replace the images `keep` rejects with fresh draws for the same labels, each round seeded
+    from `seed` and the round, for up to `rounds` rounds (the image privacy filter). Returns the
+    images, how many were rejected at first, and how many are still rejected."""
+    kept = keep(images)
+    images, rejected = images.clone(), int((~kept).sum())
+    for round_ in range(1, rounds + 1):
+        redo = (~kept).nonzero().squeeze(1)
+        if not len(redo):
+            break
+        fresh = sample(model, labels[redo], seed=seed + 7919 * round_)
+        images[redo], kept[redo] = fresh, keep(fresh)
+    return images, rejected, int((~kept).sum())
 
 
 def diversity_monitor(

@@ -249,3 +249,21 @@ def test_a_critic_that_wins_outright_counts_as_divergence() -> None:
     won = {"d_loss": 0.001, "g_loss": 40.0}
     assert _divergence("cgan", [{"epoch": 1, **won}]) is None
     assert "critic loss" in _divergence("cgan", [{"epoch": 1, **won}, {"epoch": 2, **won}])
+
+
+def test_redraw_replaces_only_rejected_images_deterministically() -> None:
+    from synth.image.train import redraw
+
+    model = build("cvae").eval()
+    labels = torch.arange(10).repeat(5)
+    first = sample(model, labels, seed=0)
+
+    def keep(images: Tensor) -> Tensor:  # rejects the brighter half, whatever the draw
+        return images.flatten(1).mean(1) < first.flatten(1).mean(1).median()
+
+    out, rejected, left = redraw(model, labels, first, keep, seed=0, rounds=20)
+    again = redraw(model, labels, first, keep, seed=0, rounds=20)[0]
+    kept = keep(first)
+    assert rejected == int((~kept).sum()) > 0 and left < rejected
+    assert torch.equal(out[kept], first[kept]) and torch.equal(out, again)
+    assert int((~keep(out)).sum()) == left
