@@ -80,6 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "rows": args.rows,
         "seed": args.seed,
     }
+    if getattr(args, "dask_address", None):
+        parameters["dask_address"] = args.dask_address
     # Fail fast on a bad spec, before Prefect is imported or any server starts.
     spec = load_spec(args.spec, overrides=flag_overrides(**parameters))
     if getattr(spec, "kind", None) == "images":
@@ -290,6 +292,12 @@ def _parser() -> argparse.ArgumentParser:
         "--retrain",
         action="store_true",
         help="fit a new model even if one is stored for this source, spec and code",
+    )
+    run.add_argument(
+        "--dask-address",
+        metavar="ADDRESS",
+        help="sample, write and check partitions on this Dask scheduler (tcp://host:8786); "
+        "overrides scale.dask_address",
     )
     _common(run)
     run.set_defaults(command=cmd_run)

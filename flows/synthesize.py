@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from flows.partitions import Partition, combined, run_partitions
 from flows.steps import step
 from schemas import Contract, GateFailed, JobSpec, load_spec
 from schemas.load import flag_overrides
@@ -24,23 +25,16 @@ from schemas.spec import PrivacyChecks, Role, SampleSpec
 from synth.fairness import FairPlan, fair_cells, plan_weights
 from synth.io import build_contract, read_source, source_fingerprint, split_holdout
 from synth.io.model_store import ModelStore, model_key, store_root
-from synth.io.publish import (
-    RunFolders,
-    StagedParts,
-    publish,
-    read_parts,
-    sample_parts,
-    stage_parts,
-)
+from synth.io.publish import RunFolders, StagedParts, publish
 from synth.io.readers import source_label
 from synth.runinfo import build_metrics, new_run_id, parquet_metadata
 from synth.sampling import (
     Batch,
     Identifiers,
     RowFilter,
-    iter_batches,
     plan_batches,
     plan_groups,
+    plan_partitions,
     typed_conditions,
     unconditioned_rows,
 )
@@ -56,7 +50,7 @@ from validation import (
     quality,
     utility,
 )
-from validation.expectations import run_batches
+from validation.expectations import judge
 from validation.frames import modelled
 from validation.profile import distributions
 from validation.report import render
@@ -142,7 +136,6 @@ def privacy_filter(train: pd.DataFrame, holdout: pd.DataFrame, contract: Contrac
     return RowFilter(guard.keep, max_rounds=settings.max_rounds), guard.threshold
 
 
-@step("sample", retries=1)
 def sample(
     engine: Engine,
     contract: Contract,
@@ -151,43 +144,40 @@ def sample(
     spec: JobSpec,
     folders: RunFolders,
     row_filter: RowFilter | None = None,
-) -> StagedParts:
-    logger = get_run_logger()
+) -> tuple[StagedParts, CheckResult | None, pd.DataFrame, dict[str, Any]]:
+    """Sample, write and count expectations partition by partition (here or on Dask); returns the
+    staged parts, the expectations' verdict, the seeded rows for the statistical checks and the
+    privacy filter's tally."""
     identifiers = Identifiers.for_run(contract, real, seed=spec.sample.seed)
-    total = sum(b.rows for b in batches)
-    if row_filter is not None:
-        row_filter.reset()
-
-    def logged() -> Iterator[pd.DataFrame]:
-        done = 0
-        for frame in iter_batches(engine, batches, contract, identifiers, row_filter):
-            done += len(frame)
-            logger.info("sampled %d/%d rows", done, total)
-            yield frame
-
-    staged = stage_parts(
-        logged(), folders.staged_parts, contract, rows_per_file=spec.output.rows_per_file
-    )
-    if row_filter is not None:
-        logger.info(
-            "privacy filter replaced %d rows (%d could not be replaced)",
-            row_filter.replaced,
-            row_filter.shortfall,
+    planned = sum(b.rows for b in batches)
+    suite = spec.checks.expectations if spec.checks.expectations.enabled else None
+    partitions = [
+        Partition(
+            index=i,
+            batches=part,
+            path=folders.staged_parts / f"part-{i:05d}.parquet",
+            contract=contract,
+            identifiers=identifiers,
+            expectations=suite,
+            check_share=min(1.0, spec.checks.quality.sample_rows / planned) if planned else 1.0,
+            seed=spec.sample.seed,
+            row_filter=row_filter,
         )
-    return staged
+        for i, part in enumerate(plan_partitions(batches, spec.output.rows_per_file))
+    ]
+    get_run_logger().info("sampling %d rows in %d partitions", planned, len(partitions))
+    results = run_partitions(partitions, engine, dask_address=spec.scale.dask_address)
+    staged = StagedParts(tuple(r.path for r in results), sum(r.rows for r in results))
+    verdict = None
+    if suite is not None:
+        verdict = judge_expectations([r.expectations for r in results], planned)
+    check_rows = pd.concat([r.check_rows for r in results], ignore_index=True)
+    return staged, verdict, check_rows, combined(results)
 
 
 @step("expectations")
-def check_expectations(
-    staged: StagedParts, contract: Contract, spec: JobSpec, planned_rows: int
-) -> CheckResult:
-    checks = spec.checks.expectations
-    return run_batches(read_parts(staged), contract, checks, expected_rows=planned_rows)
-
-
-@step("read sample")
-def read_sample(staged: StagedParts, spec: JobSpec) -> pd.DataFrame:
-    return sample_parts(staged, spec.checks.quality.sample_rows, seed=spec.sample.seed)
+def judge_expectations(counts: list[Any], planned_rows: int) -> CheckResult:
+    return judge(counts, expected_rows=planned_rows)
 
 
 @step("quality")
@@ -290,23 +280,20 @@ def profile(
 
 
 def run_checks(
-    staged: StagedParts,
+    synthetic: pd.DataFrame,
     train: pd.DataFrame,
     holdout: pd.DataFrame,
     real: pd.DataFrame,
     contract: Contract,
     spec: JobSpec,
-    planned: int,
     filtered: dict[str, Any] | None = None,
     weights: np.ndarray | None = None,
     fair: FairPlan | None = None,
 ) -> tuple[list[CheckResult], list[dict[str, Any]]]:
-    """Expectations over every row; the statistical checks over a seeded sample of the rows."""
+    """The statistical checks over the seeded sample of the rows (expectations ran on every row,
+    partition by partition, as they were written)."""
     checks = spec.checks
     results = []
-    if checks.expectations.enabled:
-        results.append(check_expectations(staged, contract, spec, planned))
-    synthetic = read_sample(staged, spec)
     if checks.quality.enabled:
         results.append(check_quality(train, synthetic, contract, spec))
     if checks.utility.enabled:
@@ -353,12 +340,15 @@ def synthesize(
     rows: int | None = None,
     seed: int | None = None,
     retrain: bool = False,
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
     """Run one job: ingest, contract, split, fit (or reuse the stored model unless `retrain`),
     sample, check, gate, publish (or quarantine)."""
     spec = load_spec(
         spec_path,
-        overrides=flag_overrides(source=source, out=out, engine=engine, rows=rows, seed=seed),
+        overrides=flag_overrides(
+            source=source, out=out, engine=engine, rows=rows, seed=seed, dask_address=dask_address
+        ),
     )
     folders = RunFolders.new(spec.output.path, spec.name, new_run_id())
     frame, fingerprint = ingest(spec)
@@ -370,22 +360,26 @@ def synthesize(
         row_filter, floor = None, None
         if spec.sample.privacy_filter.enabled:
             row_filter, floor = privacy_filter(train, holdout, contract, spec)
-        staged = sample(model, contract, typed, batches, spec, folders, row_filter)
+        staged, expected, synthetic, tally = sample(
+            model, contract, typed, batches, spec, folders, row_filter
+        )
         filtered = None
         if row_filter is not None:
             filtered = {
-                "replaced": row_filter.replaced,
-                "shortfall": row_filter.shortfall,
-                "rounds": row_filter.rounds,
+                **tally,
                 "max_rounds": row_filter.max_rounds,
                 "quantile": spec.sample.privacy_filter.quantile,
                 "distance_floor": round(floor, 4),
             }
-        planned = sum(b.rows for b in batches)
+            get_run_logger().info(
+                "privacy filter replaced %d rows (%d could not be replaced)",
+                tally["replaced"],
+                tally["shortfall"],
+            )
         results, charts = run_checks(
-            staged, train, holdout, typed, contract, spec, planned, filtered, weights, fair
+            synthetic, train, holdout, typed, contract, spec, filtered, weights, fair
         )
-        verdict = gate(results)
+        verdict = gate([*([expected] if expected is not None else []), *results])
         metrics = build_metrics(
             spec=spec,
             run_id=folders.run_id,

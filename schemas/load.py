@@ -56,11 +56,13 @@ _FLAGS = {
     "engine": "model.engine",
     "rows": "sample.rows",
     "seed": "sample.seed",
+    "dask_address": "scale.dask_address",
 }
 
 
 def flag_overrides(**flags: Any) -> dict[str, Any]:
-    """Command-line flags (`source`, `out`, `engine`, `rows`, `seed`) as dotted spec fields."""
+    """Command-line flags (`source`, `out`, `engine`, `rows`, `seed`, `dask_address`) as dotted
+    spec fields."""
     return {_FLAGS[name]: value for name, value in flags.items() if value is not None}
 
 

@@ -507,6 +507,18 @@ class OutputSpec(_Strict):
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
 
 
+class ScaleSpec(_Strict):
+    """Where sampling, writing and the per-partition checks run. The result does not depend on it:
+    partitions are cut and seeded by the plan, never by the number of workers."""
+
+    dask_address: str | None = Field(
+        default=None,
+        pattern=r"^(tcp|tls|inproc|ws|wss|ucx)://\S+$",
+        description="Scheduler of an existing Dask cluster (e.g. tcp://10.0.0.5:8786); partitions "
+        "then run on its workers through prefect-dask. Workers must see the output path.",
+    )
+
+
 class ScheduleSpec(_Strict):
     """When `synth serve` runs the job: a cron line or a fixed interval (one of them)."""
 
@@ -544,6 +556,7 @@ class JobSpec(_Strict):
     schedule: ScheduleSpec | None = Field(
         default=None, description="For `synth serve` / `synth deploy`; a run by hand ignores it."
     )
+    scale: ScaleSpec = ScaleSpec()
 
     @field_validator("dataset")
     @classmethod
@@ -624,5 +637,7 @@ class JobSpec(_Strict):
         same job written elsewhere is the same job, so `synth regenerate --out` finds it)."""
         meaning = self.model_dump(mode="json", by_alias=True)
         meaning["output"].pop("path", None)
+        for how in ("schedule", "scale"):  # when and where it runs: the output is the same
+            meaning.pop(how, None)
         canonical = json.dumps(meaning, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()

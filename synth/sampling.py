@@ -27,6 +27,7 @@ __all__ = [
     "iter_batches",
     "plan_batches",
     "plan_groups",
+    "plan_partitions",
     "sample_batch",
     "typed_conditions",
     "unconditioned_rows",
@@ -72,6 +73,24 @@ def plan_batches(
             batches.append(Batch(index, start, size, seed, dict(conditions)))
             start += size
     return batches
+
+
+def plan_partitions(batches: list[Batch], rows_per_partition: int) -> list[tuple[Batch, ...]]:
+    """Consecutive batches grouped into partitions of at most `rows_per_partition` rows (a larger
+    batch is a partition of its own). One partition is one Parquet part and one unit of work; the
+    cut depends only on the plan, so any number of workers writes the same parts."""
+    partitions: list[tuple[Batch, ...]] = []
+    current: list[Batch] = []
+    rows = 0
+    for batch in batches:
+        if current and rows + batch.rows > rows_per_partition:
+            partitions.append(tuple(current))
+            current, rows = [], 0
+        current.append(batch)
+        rows += batch.rows
+    if current:
+        partitions.append(tuple(current))
+    return partitions
 
 
 def unconditioned_rows(plan: SampleSpec, *, default_rows: int) -> int:
@@ -146,9 +165,6 @@ class RowFilter:
     replaced: int = 0
     rounds: int = 0
     shortfall: int = 0
-
-    def reset(self) -> None:
-        self.replaced = self.rounds = self.shortfall = 0
 
     def apply(self, engine: Engine, batch: Batch, modelled: pd.DataFrame) -> pd.DataFrame:
         conditions = batch.conditions or None

@@ -21,7 +21,7 @@ from schemas.contract import ColumnContract, Contract, combination_keys
 from schemas.spec import ColumnType, ExpectationChecks, FixedCombinations, Role
 from validation.result import CheckResult
 
-__all__ = ["ExpectationRun", "check"]
+__all__ = ["ExpectationCounts", "ExpectationRun", "check", "judge"]
 
 NAME = "expectations"
 _RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
@@ -45,6 +45,17 @@ class _Tally:
     unexpected: int = 0
     elements: int = 0
     failed_batches: int = 0
+
+
+@dataclass
+class ExpectationCounts:
+    """What one run over some batches found, as counts (no values): partitions checked apart, on
+    other processes or machines, are summed by `judge`. Unique columns carry 8-byte row hashes so
+    duplicates across partitions are found too."""
+
+    tallies: list[_Tally]
+    key_hashes: dict[str, list[np.ndarray]]
+    rows: int
 
 
 def check(
@@ -202,51 +213,73 @@ class ExpectationRun:
             hashes.append(pd.util.hash_pandas_object(present, index=False).to_numpy())
         self.rows += len(batch)
 
-    def _duplicates(self, column: str) -> int:
-        hashes = self._key_hashes.get(column)
-        if not hashes:
-            return 0
-        every = np.concatenate(hashes)
-        return len(every) - len(np.unique(every))
+    def counts(self) -> ExpectationCounts:
+        return ExpectationCounts(self._tallies, self._key_hashes, self.rows)
 
     def result(self) -> CheckResult:
-        details, reasons = [], []
-        for t in self._tallies:
-            share = t.unexpected / t.elements if t.elements else 0.0
-            if t.kind in ("columns", "type"):
-                passed = t.failed_batches == 0
-            elif t.kind == "unique":
-                t.unexpected = max(t.unexpected, self._duplicates(t.column or ""))
-                passed = t.unexpected == 0
+        return judge([self.counts()], expected_rows=self.expected_rows)
+
+
+def judge(parts: list[ExpectationCounts], *, expected_rows: int) -> CheckResult:
+    """The verdict over every partition's counts, summed in partition order."""
+    if not parts:
+        return CheckResult(NAME, False, {"rows": 0}, ("no rows were checked",), ())
+    tallies = [_Tally(t.kind, t.column, t.allowed_share) for t in parts[0].tallies]
+    hashes: dict[str, list[np.ndarray]] = {name: [] for name in parts[0].key_hashes}
+    rows = 0
+    for part in parts:
+        for total, tally in zip(tallies, part.tallies, strict=True):
+            total.unexpected += tally.unexpected
+            total.elements += tally.elements
+            total.failed_batches += tally.failed_batches
+        for name, chunks in part.key_hashes.items():
+            hashes[name].extend(chunks)
+        rows += part.rows
+    details, reasons = [], []
+    for t in tallies:
+        share = t.unexpected / t.elements if t.elements else 0.0
+        if t.kind in ("columns", "type"):
+            passed = t.failed_batches == 0
+        elif t.kind == "unique":
+            t.unexpected = max(t.unexpected, _duplicates(hashes.get(t.column or "")))
+            passed = t.unexpected == 0
+        else:
+            passed = share <= t.allowed_share + 1e-12
+        details.append(
+            {
+                "expectation": t.kind,
+                "column": t.column,
+                "unexpected_count": t.unexpected,
+                "element_count": t.elements,
+                "unexpected_share": round(share, 6),
+                "allowed_share": round(t.allowed_share, 6),
+                "passed": passed,
+            }
+        )
+        if not passed:
+            if t.kind in ("combination", "inequality"):
+                reasons.append(f"{t.column}: broken in {t.unexpected} of {t.elements} rows")
             else:
-                passed = share <= t.allowed_share + 1e-12
-            details.append(
-                {
-                    "expectation": t.kind,
-                    "column": t.column,
-                    "unexpected_count": t.unexpected,
-                    "element_count": t.elements,
-                    "unexpected_share": round(share, 6),
-                    "allowed_share": round(t.allowed_share, 6),
-                    "passed": passed,
-                }
-            )
-            if not passed:
-                if t.kind in ("combination", "inequality"):
-                    reasons.append(f"{t.column}: broken in {t.unexpected} of {t.elements} rows")
-                else:
-                    where = f"column {t.column!r}" if t.column else "table"
-                    reasons.append(
-                        f"{t.kind} of {where}: {t.unexpected} of {t.elements} rows unexpected"
-                    )
-        if self.rows != self.expected_rows:
-            reasons.append(f"row count: {self.rows} rows, {self.expected_rows} planned")
-        metrics = {
-            "evaluated": len(details),
-            "failed": sum(not d["passed"] for d in details),
-            "rows": self.rows,
-        }
-        return CheckResult(NAME, not reasons, metrics, tuple(reasons), tuple(details))
+                where = f"column {t.column!r}" if t.column else "table"
+                reasons.append(
+                    f"{t.kind} of {where}: {t.unexpected} of {t.elements} rows unexpected"
+                )
+    if rows != expected_rows:
+        reasons.append(f"row count: {rows} rows, {expected_rows} planned")
+    metrics = {
+        "evaluated": len(details),
+        "failed": sum(not d["passed"] for d in details),
+        "rows": rows,
+        "partitions": len(parts),
+    }
+    return CheckResult(NAME, not reasons, metrics, tuple(reasons), tuple(details))
+
+
+def _duplicates(hashes: list[np.ndarray] | None) -> int:
+    if not hashes:
+        return 0
+    every = np.concatenate(hashes)
+    return len(every) - len(np.unique(every))
 
 
 def _must_be_unique(column: ColumnContract) -> bool:

@@ -30,6 +30,7 @@ __all__ = [
     "read_parts",
     "seal_parts",
     "stage_parts",
+    "write_part",
 ]
 
 _ARROW = {
@@ -136,6 +137,18 @@ def stage_parts(
         if writer is not None:
             writer.close()
     return StagedParts(tuple(files), total)
+
+
+def write_part(frames: Iterable[pd.DataFrame], path: Path, contract: Contract) -> int:
+    """One staged Parquet part, a row group per frame, one frame in memory; returns its rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    schema = arrow_schema(contract)
+    rows = 0
+    with pq.ParquetWriter(path, schema, compression="none") as writer:
+        for frame in frames:
+            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+            rows += len(frame)
+    return rows
 
 
 def read_parts(staged: StagedParts) -> Iterable[pd.DataFrame]:

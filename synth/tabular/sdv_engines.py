@@ -7,6 +7,7 @@ loaded only after `read_manifest` has matched their hash against the one recorde
 from __future__ import annotations
 
 import random
+import threading
 import time
 import warnings
 from collections.abc import Mapping
@@ -25,6 +26,9 @@ __all__ = ["CTGANEngine", "CopulaGANEngine", "GaussianCopulaEngine", "TVAEEngine
 
 TABLE = "table"
 MODEL_FILE = "model.pkl"
+# SDV draws from the process-wide numpy and torch generators: threads sampling at once (a Dask
+# worker with several threads) would interleave their draws and lose determinism.
+_GLOBAL_RNG = threading.Lock()
 
 
 def sdv_metadata(contract: Contract) -> Any:
@@ -149,9 +153,9 @@ class _SDVEngine:
     ) -> pd.DataFrame:
         from sdv.sampling import Condition
 
-        seed_everything(seed)
-        self._model._set_random_state(seed)  # SDV otherwise resets to one fixed seed per call
-        with warnings.catch_warnings():
+        with _GLOBAL_RNG, warnings.catch_warnings():
+            seed_everything(seed)
+            self._model._set_random_state(seed)  # SDV otherwise resets to one fixed seed per call
             warnings.simplefilter("ignore")
             if conditions:
                 out = self._model.sample_from_conditions(

@@ -1,0 +1,147 @@
+"""Sampling, writing and the per-partition checks, one partition at a time: in the flow's process,
+or on an existing Dask cluster through prefect-dask (`scale.dask_address`, `--dask-address`).
+
+A partition is a run of consecutive seeded batches (`synth.sampling.plan_partitions`) and becomes one
+staged Parquet part. What it holds, the expectation counts over it and the rows it lends to the
+statistical checks depend only on the plan and the seed, so two workers or twenty write the same
+data as one process. Workers return counts and a seeded sample, never the partition's rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from prefect import get_run_logger
+
+from flows.steps import step
+from schemas import Contract
+from schemas.errors import SpecError
+from schemas.spec import ExpectationChecks
+from synth.sampling import Batch, Identifiers, RowFilter, sample_batch
+from synth.tabular import Engine
+from validation.expectations import ExpectationCounts, ExpectationRun
+
+__all__ = ["Partition", "PartitionResult", "run_partition", "run_partitions"]
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One unit of work: which batches, where its part goes, and what to check on the way."""
+
+    index: int
+    batches: tuple[Batch, ...]
+    path: Path
+    contract: Contract
+    identifiers: Identifiers
+    expectations: ExpectationChecks | None  # None: expectations are off
+    check_share: float  # share of rows lent to the statistical checks
+    seed: int
+    row_filter: RowFilter | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(b.rows for b in self.batches)
+
+
+@dataclass(frozen=True)
+class PartitionResult:
+    index: int
+    path: Path
+    rows: int
+    expectations: ExpectationCounts | None
+    check_rows: pd.DataFrame  # the seeded sample for the statistical checks (stays in memory)
+    replaced: int = 0
+    shortfall: int = 0
+    rounds: int = 0
+
+
+def run_partition(partition: Partition, engine: Engine) -> PartitionResult:
+    """Sample the partition's batches, write them as one part, count expectations over every row
+    and keep a seeded share of the rows for the statistical checks. Memory: one batch."""
+    contract = partition.contract
+    row_filter = partition.row_filter
+    if row_filter is not None:  # a fresh tally per partition; the flow sums them
+        row_filter = dataclasses.replace(row_filter, replaced=0, rounds=0, shortfall=0)
+    checker = None
+    if partition.expectations is not None:
+        checker = ExpectationRun(contract, partition.expectations, expected_rows=partition.rows)
+    picker = np.random.default_rng([partition.seed, partition.index])
+    kept: list[pd.DataFrame] = []
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for batch in partition.batches:
+            frame = sample_batch(engine, batch, contract, partition.identifiers, row_filter)
+            if checker is not None:
+                checker.update(frame)
+            kept.append(frame[picker.random(len(frame)) < partition.check_share])
+            yield frame
+
+    from synth.io.publish import write_part
+
+    rows = write_part(frames(), partition.path, contract)
+    return PartitionResult(
+        index=partition.index,
+        path=partition.path,
+        rows=rows,
+        expectations=checker.counts() if checker is not None else None,
+        check_rows=pd.concat(kept, ignore_index=True),
+        replaced=row_filter.replaced if row_filter else 0,
+        shortfall=row_filter.shortfall if row_filter else 0,
+        rounds=row_filter.rounds if row_filter else 0,
+    )
+
+
+@step("partition", retries=1)
+def sample_partition(partition: Partition, engine: Engine) -> PartitionResult:
+    result = run_partition(partition, engine)
+    get_run_logger().info(
+        "partition %d: %d rows in %d batches written",
+        result.index,
+        result.rows,
+        len(partition.batches),
+    )
+    return result
+
+
+def run_partitions(
+    partitions: Sequence[Partition], engine: Engine, *, dask_address: str | None
+) -> list[PartitionResult]:
+    """Every partition, in order: one after another here, or all at once on the Dask cluster."""
+    if not dask_address:
+        return [sample_partition(p, engine) for p in partitions]
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect_dask import DaskTaskRunner
+
+    # Workers report their task runs to this flow's server: with the embedded one, its address
+    # is known only here, so it travels in the settings every submitted task carries.
+    with get_client(sync_client=True) as client:
+        api_url = str(client.api_url)
+    get_run_logger().info("running %d partitions on the Dask cluster", len(partitions))
+    runner = DaskTaskRunner(address=dask_address, client_kwargs={"timeout": "10s"})
+    with temporary_settings({PREFECT_API_URL: api_url}), runner:
+        try:  # the runner connects on the first submission
+            futures = [
+                runner.submit(sample_partition, parameters={"partition": p, "engine": engine})
+                for p in partitions
+            ]
+        except (OSError, TimeoutError):
+            raise SpecError(
+                f"scale.dask_address: no Dask scheduler answered at {dask_address}"
+            ) from None
+        return [future.result() for future in futures]
+
+
+def combined(results: Sequence[PartitionResult]) -> dict[str, Any]:
+    """The privacy filter's tally over all partitions (aggregates only)."""
+    return {
+        "replaced": sum(r.replaced for r in results),
+        "shortfall": sum(r.shortfall for r in results),
+        "rounds": max((r.rounds for r in results), default=0),
+    }
