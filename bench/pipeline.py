@@ -1,9 +1,11 @@
 """Time each pipeline step on the bundled Adult job, without Prefect, at several output sizes.
 
 Each size runs in its own subprocess so its peak RSS is its own: with sampling, checking and writing
-done batch by batch, peak RSS should stay flat as the row count grows.
+done batch by batch, peak RSS should stay flat as the row count grows. `--workers N` runs the
+partitions on a Dask LocalCluster of N single-threaded worker processes (plain `distributed`, the
+same `run_partition` the flow sends through prefect-dask) and reports each worker's peak RSS too.
 
-    python bench/pipeline.py [--engine independent] [--rows 32561,1000000] [--batch 50000]
+    python bench/pipeline.py [--engine gaussian_copula] [--rows 1000000,10000000] [--workers 2]
 """
 
 from __future__ import annotations
@@ -20,18 +22,24 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-STEPS = ("ingest", "contract", "split", "fit", "sample+stage", "expectations", "publish")
+STEPS = ("ingest", "contract", "split", "fit", "partitions", "publish")
+GROWING = ("partitions", "publish")  # the steps whose work grows with the row count
 
 
-def run_one(engine_name: str, rows: int, batch: int) -> dict[str, Any]:
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_one(engine_name: str, rows: int, batch: int, workers: int) -> dict[str, Any]:
     """Run the demo job's steps once, as the flow composes them; return seconds per step."""
+    from flows.partitions import Partition, run_partition
     from schemas import load_spec
     from synth.io import build_contract, read_source, source_fingerprint, split_holdout
-    from synth.io.publish import RunFolders, publish, read_parts, stage_parts
-    from synth.sampling import Identifiers, iter_batches, plan_batches
+    from synth.io.publish import RunFolders, StagedParts, publish
+    from synth.sampling import Identifiers, plan_batches, plan_partitions
     from synth.tabular import make_engine
     from validation import fold
-    from validation.expectations import run_batches
+    from validation.expectations import judge
 
     overrides = {"model.engine": engine_name, "sample.rows": rows, "sample.batch_size": batch}
     spec = load_spec(REPO / "examples" / "adult.yaml", overrides=overrides)
@@ -53,69 +61,114 @@ def run_one(engine_name: str, rows: int, batch: int) -> dict[str, Any]:
     engine = make_engine(spec.model.engine, spec.model.params)
     engine.fit(train[[c.name for c in contract.modelled]], contract, seed=spec.sample.seed)
     lap("fit")
+    before = _peak_mib()
+    worker_peaks: list[float] = []
     with tempfile.TemporaryDirectory() as out:
         folders = RunFolders.new(Path(out), spec.name, "bench")
         batches = plan_batches(spec.sample, default_rows=contract.rows)
         identifiers = Identifiers.for_run(contract, typed, seed=spec.sample.seed)
-        staged = stage_parts(
-            iter_batches(engine, batches, contract, identifiers),
-            folders.staged_parts,
-            contract,
-            rows_per_file=spec.output.rows_per_file,
-        )
-        lap("sample+stage")
-        result = run_batches(
-            read_parts(staged), contract, spec.checks.expectations, expected_rows=staged.rows
-        )
-        lap("expectations")
+        partitions = [
+            Partition(
+                index=i,
+                batches=part,
+                path=folders.staged_parts / f"part-{i:05d}.parquet",
+                contract=contract,
+                identifiers=identifiers,
+                expectations=spec.checks.expectations,
+                check_share=min(1.0, spec.checks.quality.sample_rows / rows),
+                seed=spec.sample.seed,
+            )
+            for i, part in enumerate(plan_partitions(batches, spec.output.rows_per_file))
+        ]
+        if workers:
+            from distributed import Client, LocalCluster
+
+            with (
+                LocalCluster(
+                    n_workers=workers, threads_per_worker=1, dashboard_address=None
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                lap("cluster start")
+                remote = client.scatter(engine, broadcast=True)
+                futures = [client.submit(run_partition, p, remote, pure=False) for p in partitions]
+                results = client.gather(futures)
+                worker_peaks = list(client.run(_peak_mib).values())
+        else:
+            results = [run_partition(p, engine) for p in partitions]
+        staged = StagedParts(tuple(r.path for r in results), sum(r.rows for r in results))
+        verdict = judge([r.expectations for r in results], expected_rows=rows)
+        lap("partitions")
         publish(
             folders,
             staged,
-            passed=fold([result]).passed,
+            passed=fold([verdict]).passed,
             metadata={},
             documents={},
             compression=spec.output.compression,
         )
         lap("publish")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": staged.rows, "seconds": seconds, "peak_rss_mib": round(peak)}
+    return {
+        "rows": staged.rows,
+        "partitions": len(partitions),
+        "passed": verdict.passed,
+        "seconds": seconds,
+        "partition_seconds": {
+            k: round(sum(r.seconds[k] for r in results), 1) for k in ("sample", "check", "write")
+        },
+        "peak_rss_mib": round(_peak_mib()),
+        "peak_rss_after_fit_mib": round(before),
+        "worker_peak_rss_mib": [round(p) for p in worker_peaks],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", default="independent")
-    parser.add_argument("--rows", default="32561,1000000", help="comma list of output sizes")
+    parser.add_argument("--engine", default="gaussian_copula")
+    parser.add_argument("--rows", default="1000000,10000000", help="comma list of output sizes")
     parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="Dask LocalCluster workers (0: none)"
+    )
+    parser.add_argument("--json", action="store_true", help="also print the raw results")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(run_one(args.engine, args.one, args.batch)))
+        print(json.dumps(run_one(args.engine, args.one, args.batch, args.workers)))
         return
     results = []
     for rows in (int(r) for r in args.rows.split(",")):
-        child = [
-            sys.executable,
-            __file__,
-            "--one",
-            str(rows),
-            "--engine",
-            args.engine,
-            "--batch",
-            str(args.batch),
-        ]
+        child = [sys.executable, __file__, "--one", str(rows), "--engine", args.engine]
+        child += ["--batch", str(args.batch), "--workers", str(args.workers)]
         done = subprocess.run(child, capture_output=True, text=True, check=True)
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    head = (
-        f"{'rows':>10} " + " ".join(f"{s:>13}" for s in STEPS) + f" {'rows/s*':>9} {'peak MiB':>9}"
+    where = f"{args.workers} Dask workers" if args.workers else "one process"
+    print(f"engine {args.engine}, batch {args.batch}, {where}; seconds per step")
+    print(
+        f"{'rows':>10} {'parts':>5} "
+        + " ".join(f"{s:>10}" for s in STEPS)
+        + f" {'rows/s*':>9} {'peak MiB':>8} {'after fit':>9} {'workers MiB':>11} gate"
     )
-    print(f"engine {args.engine}, batch {args.batch}; seconds per step")
-    print(head)
     for r in results:
         s = r["seconds"]
-        after_fit = s["sample+stage"] + s["expectations"] + s["publish"]
-        cells = " ".join(f"{s[k]:>13.2f}" for k in STEPS)
-        print(f"{r['rows']:>10} {cells} {r['rows'] / after_fit:>9,.0f} {r['peak_rss_mib']:>9}")
-    print("* rows/s over sample+stage, expectations and publish (what grows with the row count)")
+        growing = sum(s[k] for k in GROWING)
+        cells = " ".join(f"{s[k]:>10.1f}" for k in STEPS)
+        peaks = "/".join(str(p) for p in r["worker_peak_rss_mib"]) or "-"
+        print(
+            f"{r['rows']:>10,} {r['partitions']:>5} {cells} {r['rows'] / growing:>9,.0f} "
+            f"{r['peak_rss_mib']:>8} {r['peak_rss_after_fit_mib']:>9} {peaks:>11} "
+            f"{'pass' if r['passed'] else 'FAIL'}"
+        )
+    print("inside the partitions (seconds summed over workers): sample / expectations / write")
+    for r in results:
+        p = r["partition_seconds"]
+        print(f"{r['rows']:>10,}  {p['sample']:>8.1f} / {p['check']:>8.1f} / {p['write']:>6.1f}")
+    print(
+        "* rows/s over partitions (sample, fake identifiers, expectations on every row, staged "
+        "write) and publish (zstd rewrite with metadata, fsync, rename)"
+    )
+    if args.json:
+        print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ data as one process. Workers return counts and a seeded sample, never the partit
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,7 @@ class PartitionResult:
     replaced: int = 0
     shortfall: int = 0
     rounds: int = 0
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # sample, check, write
 
 
 def run_partition(partition: Partition, engine: Engine) -> PartitionResult:
@@ -73,18 +75,25 @@ def run_partition(partition: Partition, engine: Engine) -> PartitionResult:
         checker = ExpectationRun(contract, partition.expectations, expected_rows=partition.rows)
     picker = np.random.default_rng([partition.seed, partition.index])
     kept: list[pd.DataFrame] = []
+    seconds = {"sample": 0.0, "check": 0.0}
 
     def frames() -> Iterator[pd.DataFrame]:
         for batch in partition.batches:
+            started = time.perf_counter()
             frame = sample_batch(engine, batch, contract, partition.identifiers, row_filter)
+            sampled = time.perf_counter()
             if checker is not None:
                 checker.update(frame)
             kept.append(frame[picker.random(len(frame)) < partition.check_share])
+            seconds["sample"] += sampled - started
+            seconds["check"] += time.perf_counter() - sampled
             yield frame
 
     from synth.io.publish import write_part
 
+    started = time.perf_counter()
     rows = write_part(frames(), partition.path, contract)
+    seconds["write"] = time.perf_counter() - started - seconds["sample"] - seconds["check"]
     return PartitionResult(
         index=partition.index,
         path=partition.path,
@@ -94,6 +103,7 @@ def run_partition(partition: Partition, engine: Engine) -> PartitionResult:
         replaced=row_filter.replaced if row_filter else 0,
         shortfall=row_filter.shortfall if row_filter else 0,
         rounds=row_filter.rounds if row_filter else 0,
+        seconds=seconds,
     )
 
 

@@ -25,7 +25,7 @@ from schemas.spec import PrivacyChecks, Role, SampleSpec
 from synth.fairness import FairPlan, fair_cells, plan_weights
 from synth.io import build_contract, read_source, source_fingerprint, split_holdout
 from synth.io.model_store import ModelStore, model_key, store_root
-from synth.io.publish import RunFolders, StagedParts, publish
+from synth.io.publish import RunFolders, StagedParts, check_partitioning, publish
 from synth.io.readers import source_label
 from synth.runinfo import build_metrics, new_run_id, parquet_metadata
 from synth.sampling import (
@@ -68,6 +68,7 @@ def check_contract(
 ) -> tuple[Contract, pd.DataFrame, SampleSpec]:
     label = source_label(spec.source)
     contract, typed = build_contract(frame, spec.dataset, label=label, fingerprint=fingerprint)
+    check_partitioning(contract, spec.output.partition_by)
     return contract, typed, typed_conditions(spec.sample, contract)
 
 
@@ -327,6 +328,7 @@ def publish_run(
         metadata=parquet_metadata(metrics, verdict.headline()),
         documents=documents,
         compression=spec.output.compression,
+        partition_by=spec.output.partition_by,
     )
     return str(target)
 

@@ -501,10 +501,21 @@ class ReportSpec(_Strict):
     )
 
 
+MAX_PARTITION_FOLDERS = 1000
+
+
 class OutputSpec(_Strict):
     path: Path = Path("out")
-    rows_per_file: PositiveInt = 1_000_000
+    rows_per_file: PositiveInt = Field(
+        default=1_000_000,
+        description="Rows per Parquet part; also the unit of work one Dask task samples.",
+    )
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+    partition_by: list[str] = Field(
+        default_factory=list,
+        description="Categorical or boolean columns to write Hive-style folders by "
+        f"(data/sex=Female/part-00000.parquet); at most {MAX_PARTITION_FOLDERS} folders.",
+    )
 
 
 class ScaleSpec(_Strict):
@@ -600,7 +611,25 @@ class JobSpec(_Strict):
         if self.sample.rows == 0 and not self.sample.conditions:
             raise ValueError("sample.rows: 0 rows and no conditions leaves nothing to sample")
         self._fair_sampling_names_categorical_columns()
+        self._partitions_name_modelled_categories()
         return self
+
+    def _partitions_name_modelled_categories(self) -> None:
+        names = self.output.partition_by
+        if len(set(names)) != len(names):
+            raise ValueError("output.partition_by: a column is named twice")
+        for column in names:
+            spec = self.dataset.columns.get(column)
+            if spec is None:
+                raise ValueError(f"output.partition_by: column {column!r} is not declared")
+            if spec.type not in (ColumnType.categorical, ColumnType.boolean) or spec.roles & {
+                Role.pii,
+                Role.key,
+            }:
+                raise ValueError(
+                    f"output.partition_by: column {column!r} must be a modelled categorical or "
+                    "boolean column"
+                )
 
     def _fair_sampling_names_categorical_columns(self) -> None:
         grouped = [

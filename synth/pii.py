@@ -15,7 +15,37 @@ import pandas as pd
 
 from schemas.spec import PiiKind
 
-__all__ = ["detect_kind", "fake_pool", "key_values", "pick_fakes", "unique_fakes"]
+__all__ = ["Digests", "detect_kind", "fake_pool", "key_values", "pick_fakes", "unique_fakes"]
+
+
+class Digests:
+    """A set of strings known only by keyed hashes: `value in digests` answers membership
+    without holding the values. Partitions sampled on other processes or machines avoid the real
+    identifiers this way, so the real identifiers never leave the flow's process."""
+
+    __slots__ = ("_hashes", "_key")
+
+    def __init__(self, values: Collection[str]) -> None:
+        import os
+
+        self._key = os.urandom(16)  # per run: the digests are useless for guessing elsewhere
+        self._hashes = frozenset(self._digest(v) for v in values)
+
+    def _digest(self, value: str) -> bytes:
+        return hashlib.blake2b(value.encode(), key=self._key, digest_size=16).digest()
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and self._digest(value) in self._hashes
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def __getstate__(self) -> tuple[bytes, frozenset[bytes]]:
+        return self._key, self._hashes
+
+    def __setstate__(self, state: tuple[bytes, frozenset[bytes]]) -> None:
+        self._key, self._hashes = state
+
 
 _NAME_HINTS: tuple[tuple[str, PiiKind], ...] = (
     ("email", PiiKind.email),

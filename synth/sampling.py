@@ -16,7 +16,7 @@ import pandas as pd
 from schemas.contract import ColumnContract, Contract
 from schemas.errors import DataError, SpecError
 from schemas.spec import SampleSpec
-from synth.pii import fake_pool, key_values, pick_fakes, unique_fakes
+from synth.pii import Digests, fake_pool, key_values, pick_fakes, unique_fakes
 from synth.tabular.base import Engine
 
 __all__ = [
@@ -132,7 +132,7 @@ class Identifiers:
     """What replaces the unmodelled columns: fake pools (drawn once per run) and key offsets."""
 
     pools: Mapping[str, np.ndarray]
-    avoid: Mapping[str, set[str]]
+    avoid: Mapping[str, Digests]  # real values of each faked column, as keyed hashes
     offsets: Mapping[str, int]
 
     @classmethod
@@ -150,7 +150,8 @@ class Identifiers:
             for c in contract.columns
             if c.is_generated_key
         }
-        return cls(pools, avoid, offsets)
+        # the real values stay here: partitions (maybe on other machines) get keyed hashes
+        return cls(pools, {name: Digests(values) for name, values in avoid.items()}, offsets)
 
 
 @dataclass

@@ -193,6 +193,9 @@ class ExpectationRun:
         }
         if combos:  # derived key columns, after the column-set expectation has seen the batch
             batch = batch.assign(**combos)
+        # One consolidated block per dtype, once: GX copies the frame for every expectation that
+        # filters rows, and pandas would merge a column-per-block frame again on each copy.
+        batch = batch.copy()
         gx_batch = self._batches.get_batch(batch_parameters={"dataframe": batch})
         suites = [(self._value_suite, self._value_tallies, gx_batch)]
         if self.rows == 0:

@@ -10,22 +10,28 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas.contract import Contract
+from schemas.errors import SpecError
+from schemas.spec import MAX_PARTITION_FOLDERS
 
 __all__ = [
     "RunFolders",
     "StagedParts",
     "arrow_schema",
+    "check_partitioning",
+    "hive_segment",
     "publish",
     "read_parts",
     "seal_parts",
@@ -160,11 +166,19 @@ def read_parts(staged: StagedParts) -> Iterable[pd.DataFrame]:
 
 
 def seal_parts(
-    staged: StagedParts, folder: Path, *, metadata: dict[str, Any], compression: str
+    staged: StagedParts,
+    folder: Path,
+    *,
+    metadata: dict[str, Any],
+    compression: str,
+    partition_by: Sequence[str] = (),
 ) -> list[Path]:
-    """Rewrite staged parts into `folder` with the final `synth` metadata (verdict included)."""
+    """Rewrite staged parts into `folder` with the final `synth` metadata (verdict included);
+    with `partition_by`, Hive-style: `folder/<col>=<value>/.../part-NNNNN.parquet`, the partition
+    columns held by the folder names (as Arrow, Spark, DuckDB and pandas read them back)."""
     folder.mkdir(parents=True, exist_ok=True)
-    sealed = []
+    sealed: list[Path] = []
+    codec = None if compression == "none" else compression
     for file in staged.files:
         parquet = pq.ParquetFile(file)
         # keep what the part already says about itself (e.g. Hugging Face features for images)
@@ -174,17 +188,91 @@ def seal_parts(
                 METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str).encode(),
             }
         )
+        if partition_by:
+            sealed += _seal_partitioned(parquet, file.name, folder, schema, codec, partition_by)
+            continue
         target = folder / file.name
-        with pq.ParquetWriter(
-            target, schema, compression=None if compression == "none" else compression
-        ) as writer:
+        with pq.ParquetWriter(target, schema, compression=codec) as writer:
             for group in range(parquet.num_row_groups):
                 writer.write_table(
                     parquet.read_row_group(group).replace_schema_metadata(schema.metadata)
                 )
-        _fsync_file(target)
         sealed.append(target)
+    for path in sealed:
+        _fsync_file(path)
+    for directory in sorted({p.parent for p in sealed}, key=lambda p: -len(p.parts)):
+        _fsync_dir(directory)
     return sealed
+
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+def hive_segment(column: str, value: Any) -> str:
+    """`column=value` as a folder name; the value URI-escaped (Arrow's default decoding)."""
+    if value is None:
+        text = HIVE_NULL
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = quote(str(value), safe="")
+    return f"{column}={text}"
+
+
+def _seal_partitioned(
+    parquet: pq.ParquetFile,
+    name: str,
+    folder: Path,
+    schema: pa.Schema,
+    codec: str | None,
+    partition_by: Sequence[str],
+) -> list[Path]:
+    """One staged part split into a file per partition folder, row group by row group."""
+    kept = pa.schema([f for f in schema if f.name not in partition_by], metadata=schema.metadata)
+    writers: dict[tuple[Any, ...], pq.ParquetWriter] = {}
+    paths: list[Path] = []
+    try:
+        for group in range(parquet.num_row_groups):
+            table = parquet.read_row_group(group)
+            keys = table.select(list(partition_by)).group_by(list(partition_by)).aggregate([])
+            for key in keys.to_pylist():
+                values = tuple(key[c] for c in partition_by)
+                mask = None
+                for column, value in zip(partition_by, values, strict=True):
+                    matches = (
+                        pc.is_null(table[column])
+                        if value is None
+                        else pc.fill_null(pc.equal(table[column], value), False)
+                    )
+                    mask = matches if mask is None else pc.and_(mask, matches)
+                rows = table.filter(mask).select(kept.names).replace_schema_metadata(kept.metadata)
+                writer = writers.get(values)
+                if writer is None:
+                    target = folder.joinpath(
+                        *(hive_segment(c, v) for c, v in zip(partition_by, values, strict=True)),
+                        name,
+                    )
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    writer = writers[values] = pq.ParquetWriter(target, kept, compression=codec)
+                    paths.append(target)
+                writer.write_table(rows)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return paths
+
+
+def check_partitioning(contract: Contract, partition_by: Sequence[str]) -> None:
+    """At most MAX_PARTITION_FOLDERS folders, judged from the real data's categories."""
+    folders = 1
+    for column in partition_by:
+        c = contract[column]
+        folders *= len(c.categories or ()) + (1 if c.null_share else 0)
+    if folders > MAX_PARTITION_FOLDERS:
+        raise SpecError(
+            f"output.partition_by: {', '.join(partition_by)} would make {folders} folders; at "
+            f"most {MAX_PARTITION_FOLDERS}"
+        )
 
 
 def publish(
@@ -195,6 +283,7 @@ def publish(
     metadata: dict[str, Any],
     documents: dict[str, str],
     compression: str,
+    partition_by: Sequence[str] = (),
 ) -> Path:
     """Seal data and documents (report.html, metrics.json) and move the run into place atomically.
 
@@ -203,7 +292,13 @@ def publish(
     target = folders.final if passed else folders.quarantine
     if not target.exists():
         assembled = folders.staging / "run"
-        seal_parts(staged, assembled / "data", metadata=metadata, compression=compression)
+        seal_parts(
+            staged,
+            assembled / "data",
+            metadata=metadata,
+            compression=compression,
+            partition_by=partition_by,
+        )
         for name, text in documents.items():
             _write_text_synced(assembled / name, text)
         _fsync_dir(assembled / "data")

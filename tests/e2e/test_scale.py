@@ -25,12 +25,12 @@ def dask_cluster():
         cluster.close()
 
 
-def _job(tmp_path: Path) -> Path:
+def _job(tmp_path: Path, **output) -> Path:
     checks = spec(tmp_path / "unused.parquet")["checks"]
     checks["privacy"]["anonymeter"] = {"enabled": False}  # not what this test is about
     return write_job(
         tmp_path / "job",
-        output={"path": str(tmp_path / "out"), "rows_per_file": 1000},
+        output={"path": str(tmp_path / "out"), "rows_per_file": 1000, **output},
         checks=checks,
     )
 
@@ -42,12 +42,26 @@ def _run(capsys, *argv: str) -> dict:
     return summary
 
 
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory) -> dict:
+    """The reference: 4,500 rows in batches of 500 at 1,000 rows a part (five partitions, the
+    last one short), sampled in the flow's own process."""
+    tmp_path = tmp_path_factory.mktemp("one-process")
+    code = main(["run", str(_job(tmp_path)), "--rows", "4500", "--json"])
+    assert code == 0
+    return {"out": tmp_path / "out"}
+
+
+def _summary(out: Path) -> dict:
+    run = (out / "adult-small" / "latest").resolve()
+    return {"data": str(run / "data"), "output": str(run)}
+
+
 def test_two_dask_workers_publish_exactly_what_one_process_does(
-    tmp_path: Path, capsys, dask_cluster: str
+    tmp_path: Path, capsys, dask_cluster: str, one_process: dict
 ) -> None:
     job = _job(tmp_path)
-    # 4,500 rows in batches of 500 at 1,000 rows a part: five partitions, the last one short
-    here = _run(capsys, "run", str(job), "--rows", "4500", "--out", str(tmp_path / "here"))
+    here = _summary(one_process["out"])
     there = _run(
         capsys,
         "run",
@@ -84,3 +98,27 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path, capsys)
         "synth: error: scale.dask_address: no Dask scheduler answered at tcp://127.0.0.1:9"
     )
     assert not (tmp_path / "out" / "adult-small").exists()  # nothing half written
+
+
+def test_hive_partitioned_output_holds_the_same_rows(
+    tmp_path: Path, capsys, one_process: dict
+) -> None:
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    job = _job(tmp_path, partition_by=["sex", "income"])
+    hive = _run(capsys, "run", str(job), "--rows", "4500")
+    folders = sorted(p.relative_to(hive["data"]).as_posix() for p in Path(hive["data"]).glob("*/*"))
+    assert folders == [
+        "sex=Female/income=%3C%3D50K",
+        "sex=Female/income=%3E50K",
+        "sex=Male/income=%3C%3D50K",
+        "sex=Male/income=%3E50K",
+    ]
+    back = ds.dataset(hive["data"], partitioning="hive").to_table().to_pandas()
+    plain = pq.read_table(_summary(one_process["out"])["data"]).to_pandas()
+    back = back[list(plain.columns)].sort_values("record_id").reset_index(drop=True)
+    for column in ("sex", "income"):
+        back[column] = back[column].astype(str)
+        plain[column] = plain[column].astype(str)
+    pd.testing.assert_frame_equal(back, plain.sort_values("record_id").reset_index(drop=True))

@@ -71,6 +71,7 @@ def test_a_partition_writes_its_batches_and_counts_what_one_whole_run_counts(
     for frame in (expected.iloc[:500], expected.iloc[500:]):
         whole.update(frame)
     merged = judge([r.expectations for r in results], expected_rows=1000)
+
     # (the column set and types are checked on each run's first batch, so their element counts
     # follow the batching; every value expectation counts every row once)
     def values(result):
@@ -96,3 +97,19 @@ def test_duplicates_split_across_partitions_are_found() -> None:
     merged = judge(counts, expected_rows=600)
     assert any("unique of column 'email': 300 of 600" in r for r in merged.reasons)
     assert not judge([], expected_rows=10).passed
+
+
+def test_what_a_worker_receives_holds_no_real_identifier(fitted, tmp_path: Path) -> None:
+    import pickle
+
+    from synth.pii import Digests
+    from tests.builders import CANARY_EMAIL, CANARY_NAME
+
+    contract, typed, _ = fitted
+    batches = plan_batches(SampleSpec(rows=100, seed=3, batch_size=100), default_rows=0)
+    partition = _partitions(contract, typed, batches, tmp_path, 100)[0]
+    sent = pickle.dumps(partition)
+    assert CANARY_NAME.encode() not in sent and CANARY_EMAIL.encode() not in sent
+    avoid = pickle.loads(pickle.dumps(Digests([CANARY_EMAIL, "a@b.test"])))
+    assert CANARY_EMAIL in avoid and "a@b.test" in avoid and "c@d.test" not in avoid
+    assert len(avoid) == 2

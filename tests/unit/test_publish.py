@@ -73,3 +73,55 @@ def test_crash_while_writing_leaves_previous_output_untouched(
     assert (tmp_path / "job" / "latest").resolve() == good.resolve()
     assert sorted(p.name for p in (tmp_path / "job").iterdir()) == ["latest", "r1"]
     assert len(pq.read_table(good / "data")) == 250
+
+
+def test_hive_partitions_read_back_as_the_same_rows(tmp_path: Path, contract_and_rows) -> None:
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    from synth.io.publish import hive_segment
+
+    contract, typed = contract_and_rows
+    odd = typed.copy()
+    odd.loc[odd.index[:7], "workclass"] = "a/b c=d%"  # a value no folder name can hold as is
+    odd.loc[odd.index[7:12], "workclass"] = None
+    folders = RunFolders.new(tmp_path, "job", "r1")
+    staged = stage_parts(
+        [odd.iloc[:100], odd.iloc[100:]], folders.staged_parts, contract, rows_per_file=120
+    )
+    target = publish(
+        folders,
+        staged,
+        passed=True,
+        metadata={"run_id": "r1"},
+        documents={},
+        compression="zstd",
+        partition_by=["sex", "workclass"],
+    )
+    data = target / "data"
+    assert (data / hive_segment("sex", "Female") / hive_segment("workclass", "a/b c=d%")).is_dir()
+    assert (data / "sex=Male" / "workclass=__HIVE_DEFAULT_PARTITION__").is_dir()
+    files = sorted(data.rglob("*.parquet"))
+    assert {f.name for f in files} == {
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    }
+    assert all("sex" not in pq.ParquetFile(f).schema_arrow.names for f in files)
+    assert json.loads(pq.ParquetFile(files[0]).schema_arrow.metadata[b"synth"])["run_id"] == "r1"
+    back = ds.dataset(data, format="parquet", partitioning="hive").to_table().to_pandas()
+    back = back[list(odd.columns)].sort_values("record_id").reset_index(drop=True)
+    want = odd.sort_values("record_id").reset_index(drop=True)
+    for column in ("sex", "workclass"):
+        back[column] = back[column].astype("string")
+    pd.testing.assert_frame_equal(back, want, check_dtype=False)
+
+
+def test_too_many_partition_folders_is_a_spec_error(contract_and_rows) -> None:
+    from schemas import SpecError
+    from synth.io.publish import check_partitioning
+
+    contract, _ = contract_and_rows
+    check_partitioning(contract, ["sex", "race"])
+    with pytest.raises(SpecError, match=r"output.partition_by: .* folders; at most 1000"):
+        check_partitioning(contract, ["sex", "race", "education", "workclass", "income"])

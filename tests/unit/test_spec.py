@@ -10,6 +10,7 @@ from tests.builders import REPO, spec
 
 
 def _write(tmp_path: Path, raw: dict) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "job.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -45,6 +46,15 @@ def test_example_spec_loads_with_roles_and_anchored_paths() -> None:
             lambda r: r["sample"].update(conditions=[{"values": {"age": 120}, "rows": 3}]),
             "the value for 'age' breaks its declared constraints",
         ),
+        (
+            lambda r: r["output"].update(partition_by=["email"]),
+            "output.partition_by: column 'email' must be a modelled categorical",
+        ),
+        (
+            lambda r: r["output"].update(partition_by=["nope"]),
+            "output.partition_by: column 'nope' is not declared",
+        ),
+        (lambda r: r.update(scale={"dask_address": "localhost:8786"}), "scale.dask_address"),
     ],
 )
 def test_invalid_spec_is_one_line_naming_the_field(tmp_path: Path, mutate, field: str) -> None:
@@ -77,6 +87,15 @@ def test_spec_fingerprint_ignores_formatting(tmp_path: Path) -> None:
     b = tmp_path / "b.yaml"
     b.write_text(json.dumps(raw, indent=4))  # JSON is YAML too
     assert load_spec(a).fingerprint() == load_spec(b).fingerprint()
+    # where and when it runs does not change what it makes; how the output is cut does
+    moved = {
+        **raw,
+        "scale": {"dask_address": "tcp://10.0.0.5:8786"},
+        "schedule": {"cron": "0 3 * * *"},
+    }
+    assert load_spec(_write(tmp_path / "c", moved)).fingerprint() == load_spec(a).fingerprint()
+    cut = {**raw, "output": {**raw["output"], "partition_by": ["sex"]}}
+    assert load_spec(_write(tmp_path / "d", cut)).fingerprint() != load_spec(a).fingerprint()
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.name)
