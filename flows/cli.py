@@ -71,6 +71,7 @@ def _print_json(payload: dict[str, Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from schemas.errors import SpecError
     from schemas.load import flag_overrides, load_spec
 
     parameters = {
@@ -80,10 +81,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         "rows": args.rows,
         "seed": args.seed,
     }
-    if getattr(args, "dask_address", None):
-        parameters["dask_address"] = args.dask_address
     # Fail fast on a bad spec, before Prefect is imported or any server starts.
     spec = load_spec(args.spec, overrides=flag_overrides(**parameters))
+    if getattr(args, "dask_address", None):
+        if getattr(spec, "kind", None) == "images":
+            raise SpecError(
+                f"--dask-address: {args.spec} is an image job; image jobs run in one process"
+            )
+        parameters["dask_address"] = args.dask_address
+        spec = load_spec(args.spec, overrides=flag_overrides(**parameters))
     if getattr(spec, "kind", None) == "images":
         from flows.images import synthesize_images as run
     else:

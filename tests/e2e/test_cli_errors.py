@@ -149,3 +149,23 @@ def test_help_answers_fast_without_heavy_imports() -> None:
         subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
         == "[]"
     )
+
+
+def test_dask_address_on_an_image_job_is_refused(tmp_path: Path, capsys) -> None:
+    from flows.cli import examples_dir
+
+    spec = examples_dir() / "digits.yaml"
+    code, err = _run(
+        capsys,
+        "run",
+        str(spec),
+        "--out",
+        str(tmp_path / "out"),
+        "--dask-address",
+        "tcp://127.0.0.1:8786",
+    )
+    assert code == 2
+    assert _error_lines(err) == [
+        f"synth: error: --dask-address: {spec} is an image job; image jobs run in one process"
+    ]
+    assert not (tmp_path / "out").exists()
