@@ -32,11 +32,11 @@ def _peak_mib() -> float:
 
 def run_one(engine_name: str, rows: int, batch: int, workers: int) -> dict[str, Any]:
     """Run the demo job's steps once, as the flow composes them; return seconds per step."""
-    from flows.partitions import Partition, run_partition
+    from flows.partitions import plan_work, run_partition
     from schemas import load_spec
     from synth.io import build_contract, read_source, source_fingerprint, split_holdout
     from synth.io.publish import RunFolders, StagedParts, publish
-    from synth.sampling import Identifiers, plan_batches, plan_partitions
+    from synth.sampling import Identifiers, plan_batches
     from synth.tabular import make_engine
     from validation import fold
     from validation.expectations import judge
@@ -67,19 +67,7 @@ def run_one(engine_name: str, rows: int, batch: int, workers: int) -> dict[str, 
         folders = RunFolders.new(Path(out), spec.name, "bench")
         batches = plan_batches(spec.sample, default_rows=contract.rows)
         identifiers = Identifiers.for_run(contract, typed, seed=spec.sample.seed)
-        partitions = [
-            Partition(
-                index=i,
-                batches=part,
-                path=folders.staged_parts / f"part-{i:05d}.parquet",
-                contract=contract,
-                identifiers=identifiers,
-                expectations=spec.checks.expectations,
-                check_share=min(1.0, spec.checks.quality.sample_rows / rows),
-                seed=spec.sample.seed,
-            )
-            for i, part in enumerate(plan_partitions(batches, spec.output.rows_per_file))
-        ]
+        partitions = plan_work(spec, contract, identifiers, batches, folders.staged_parts)
         if workers:
             from distributed import Client, LocalCluster
 

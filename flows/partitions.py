@@ -23,12 +23,12 @@ from prefect import get_run_logger
 from flows.steps import step
 from schemas import Contract
 from schemas.errors import SpecError
-from schemas.spec import ExpectationChecks
-from synth.sampling import Batch, Identifiers, RowFilter, sample_batch
+from schemas.spec import ExpectationChecks, JobSpec
+from synth.sampling import Batch, Identifiers, RowFilter, plan_partitions, sample_batch
 from synth.tabular import Engine
 from validation.expectations import ExpectationCounts, ExpectationRun
 
-__all__ = ["Partition", "PartitionResult", "run_partition", "run_partitions"]
+__all__ = ["Partition", "PartitionResult", "plan_work", "run_partition", "run_partitions"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,33 @@ class PartitionResult:
     shortfall: int = 0
     rounds: int = 0
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # sample, check, write
+
+
+def plan_work(
+    spec: JobSpec,
+    contract: Contract,
+    identifiers: Identifiers,
+    batches: Sequence[Batch],
+    staged: Path,
+    row_filter: RowFilter | None = None,
+) -> list[Partition]:
+    """The job's partitions: runs of whole batches of at most `output.rows_per_file` rows, each
+    staged as `part-NNNNN.parquet` under `staged`, all lending the same share to the checks."""
+    planned = sum(b.rows for b in batches)
+    return [
+        Partition(
+            index=i,
+            batches=part,
+            path=staged / f"part-{i:05d}.parquet",
+            contract=contract,
+            identifiers=identifiers,
+            expectations=spec.checks.expectations if spec.checks.expectations.enabled else None,
+            check_share=min(1.0, spec.checks.quality.sample_rows / planned) if planned else 1.0,
+            seed=spec.sample.seed,
+            row_filter=row_filter,
+        )
+        for i, part in enumerate(plan_partitions(list(batches), spec.output.rows_per_file))
+    ]
 
 
 def run_partition(partition: Partition, engine: Engine) -> PartitionResult:

@@ -17,7 +17,7 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.partitions import Partition, combined, run_partitions
+from flows.partitions import combined, plan_work, run_partitions
 from flows.steps import step
 from schemas import Contract, GateFailed, JobSpec, load_spec
 from schemas.load import flag_overrides
@@ -34,7 +34,6 @@ from synth.sampling import (
     RowFilter,
     plan_batches,
     plan_groups,
-    plan_partitions,
     typed_conditions,
     unconditioned_rows,
 )
@@ -151,26 +150,12 @@ def sample(
     privacy filter's tally."""
     identifiers = Identifiers.for_run(contract, real, seed=spec.sample.seed)
     planned = sum(b.rows for b in batches)
-    suite = spec.checks.expectations if spec.checks.expectations.enabled else None
-    partitions = [
-        Partition(
-            index=i,
-            batches=part,
-            path=folders.staged_parts / f"part-{i:05d}.parquet",
-            contract=contract,
-            identifiers=identifiers,
-            expectations=suite,
-            check_share=min(1.0, spec.checks.quality.sample_rows / planned) if planned else 1.0,
-            seed=spec.sample.seed,
-            row_filter=row_filter,
-        )
-        for i, part in enumerate(plan_partitions(batches, spec.output.rows_per_file))
-    ]
+    partitions = plan_work(spec, contract, identifiers, batches, folders.staged_parts, row_filter)
     get_run_logger().info("sampling %d rows in %d partitions", planned, len(partitions))
     results = run_partitions(partitions, engine, dask_address=spec.scale.dask_address)
     staged = StagedParts(tuple(r.path for r in results), sum(r.rows for r in results))
     verdict = None
-    if suite is not None:
+    if spec.checks.expectations.enabled:
         verdict = judge_expectations([r.expectations for r in results], planned)
     check_rows = pd.concat([r.check_rows for r in results], ignore_index=True)
     return staged, verdict, check_rows, combined(results)

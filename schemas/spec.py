@@ -11,8 +11,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-ENGINES = ("gaussian_copula", "ctgan", "tvae", "copulagan", "independent", "bootstrap")
-EngineName = Literal["gaussian_copula", "ctgan", "tvae", "copulagan", "independent", "bootstrap"]
+ENGINES = (
+    "gaussian_copula",
+    "ctgan",
+    "tvae",
+    "copulagan",
+    "independent",
+    "bootstrap",
+    "autoregressive",
+)
+EngineName = Literal[
+    "gaussian_copula", "ctgan", "tvae", "copulagan", "independent", "bootstrap", "autoregressive"
+]
 Scalar = str | int | float | bool
 
 
@@ -619,17 +629,21 @@ class JobSpec(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("output.partition_by: a column is named twice")
         for column in names:
-            spec = self.dataset.columns.get(column)
-            if spec is None:
-                raise ValueError(f"output.partition_by: column {column!r} is not declared")
-            if spec.type not in (ColumnType.categorical, ColumnType.boolean) or spec.roles & {
-                Role.pii,
-                Role.key,
-            }:
-                raise ValueError(
-                    f"output.partition_by: column {column!r} must be a modelled categorical or "
-                    "boolean column"
-                )
+            self._require_grouping_column("output.partition_by", column)
+
+    def _require_grouping_column(self, where: str, column: str) -> None:
+        """Groups (rebalancing, parity, output folders) need a declared, modelled categorical or
+        boolean column."""
+        spec = self.dataset.columns.get(column)
+        if spec is None:
+            raise ValueError(f"{where}: column {column!r} is not declared")
+        if spec.type not in (ColumnType.categorical, ColumnType.boolean) or spec.roles & {
+            Role.pii,
+            Role.key,
+        }:
+            raise ValueError(
+                f"{where}: column {column!r} must be a modelled categorical or boolean column"
+            )
 
     def _fair_sampling_names_categorical_columns(self) -> None:
         grouped = [
@@ -648,16 +662,7 @@ class JobSpec(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("sample.rebalance: a column is rebalanced twice")
         for where, column in grouped:
-            spec = self.dataset.columns.get(column)
-            if spec is None:
-                raise ValueError(f"{where}: column {column!r} is not declared")
-            if spec.type not in (ColumnType.categorical, ColumnType.boolean) or spec.roles & {
-                Role.pii,
-                Role.key,
-            }:
-                raise ValueError(
-                    f"{where}: column {column!r} must be a modelled categorical or boolean column"
-                )
+            self._require_grouping_column(where, column)
         if parity is not None and parity.column == (parity.target or targets[0]):
             raise ValueError("sample.parity: the group column and the target are the same column")
 

@@ -24,6 +24,7 @@ ENGINES: dict[str, str] = {
     "copulagan": "synth.tabular.sdv_engines:CopulaGANEngine",
     "independent": "synth.tabular.baselines:IndependentEngine",
     "bootstrap": "synth.tabular.baselines:BootstrapEngine",
+    "autoregressive": "synth.tabular.autoregressive:AutoregressiveEngine",
 }
 MANIFEST = "manifest.json"
 

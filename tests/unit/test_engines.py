@@ -1,10 +1,12 @@
 from pathlib import Path
+from typing import get_args
 
 import pandas as pd
 import pytest
 
 from schemas import Contract, SpecError, SynthError
-from schemas.spec import DatasetSchema, SampleSpec
+from schemas.spec import ENGINES as spec_engines
+from schemas.spec import DatasetSchema, EngineName, SampleSpec
 from synth.io import build_contract
 from synth.sampling import Identifiers, plan_batches, sample_batch, typed_conditions
 from synth.tabular import ENGINES, make_engine
@@ -79,14 +81,7 @@ def test_unknown_engine_and_params_are_spec_errors(fitted_input) -> None:
         )
     with pytest.raises(SpecError, match="model.params: not accepted by engine independent"):
         make_engine("independent", {"epochs": 3})
-    assert set(ENGINES) >= {
-        "gaussian_copula",
-        "ctgan",
-        "tvae",
-        "copulagan",
-        "independent",
-        "bootstrap",
-    }
+    assert set(ENGINES) == set(spec_engines) == set(get_args(EngineName))  # registry == spec
 
 
 def test_batches_are_seeded_by_index_and_assemble_full_rows(fitted_input) -> None:

@@ -1,0 +1,248 @@
+"""Column codecs: each turns one modelled column (or one fixed combination of columns) into tokens
+and back, and round-trips through JSON.
+
+- `Categories`: one token per value seen in training (categoricals, booleans, numbers with few
+  distinct values, and `fixed_combinations` groups as tuples, so every sampled combination is real).
+- `Bins`: numbers and datetimes with many distinct values: quantile bins as tokens, and within each
+  bin a piecewise-linear CDF through `steps` + 1 sub-quantiles, which a uniform draw inverts.
+
+Missing values get their own token (the last) when training had any. Codecs hold real values (the
+domain, bin edges): they live only inside the saved model, like SDV's pickles, never in reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from schemas.contract import Contract
+from schemas.errors import SpecError
+from schemas.spec import ColumnType
+
+__all__ = ["Bins", "Categories", "Codec", "build_codecs", "codec_from_json"]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe Python scalar (numpy scalars and pandas NA unwrapped)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _key(value: Any) -> Any:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _numbers(values: pd.Series, kind: str) -> np.ndarray:
+    """Floats (datetimes as nanoseconds since the epoch), NaN where missing."""
+    if kind == "datetime":
+        stamps = pd.to_datetime(values).astype("datetime64[ns]")
+        numbers = stamps.astype("int64").astype("float64").to_numpy()
+        numbers[stamps.isna().to_numpy()] = np.nan
+        return numbers
+    return pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+
+
+@dataclass
+class Categories:
+    columns: list[str]
+    values: list[Any]  # one per token; a list of values (a tuple) when len(columns) > 1
+    null: bool  # a trailing token for missing values (single columns only)
+    numeric: str = ""  # "number" or "datetime" (as int64 nanoseconds) for a numeric column
+
+    @property
+    def size(self) -> int:
+        return len(self.values) + self.null
+
+    def _keys(self, frame: pd.DataFrame) -> list[Any]:
+        if self.numeric:
+            return [
+                None if np.isnan(v) else v for v in _numbers(frame[self.columns[0]], self.numeric)
+            ]
+        if len(self.columns) == 1:
+            return [_key(v) for v in frame[self.columns[0]].astype(object)]
+        parts = [frame[c].astype(object) for c in self.columns]
+        return [tuple(_key(v) for v in row) for row in zip(*parts, strict=True)]
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        index = {(tuple(v) if isinstance(v, list) else v): i for i, v in enumerate(self.values)}
+        missing = len(self.values) if self.null else -1
+        tokens = np.array(
+            [index.get(k, missing) if k is not None else missing for k in self._keys(frame)],
+            dtype=np.int64,
+        )
+        return tokens
+
+    def condition(self, values: Mapping[str, Any]) -> int:
+        """The token that fixes these columns to `values`; every column of the codec is given."""
+        if self.numeric:
+            number = _numbers(pd.Series([values[self.columns[0]]]), self.numeric)[0]
+            values = {self.columns[0]: None if np.isnan(number) else number}
+        want = tuple(_key(values[c]) for c in self.columns)
+        for i, value in enumerate(self.values):
+            have = tuple(value) if len(self.columns) > 1 else (value,)
+            if have == want or tuple(map(str, have)) == tuple(map(str, want)):
+                return i
+        if self.null and all(v is None for v in want):
+            return len(self.values)
+        raise SpecError(
+            f"sample.conditions: {', '.join(self.columns)}: value never seen in training"
+        )
+
+    def decode(self, tokens: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        table = np.empty(self.size, dtype=object)
+        table[: len(self.values)] = [tuple(v) if isinstance(v, list) else v for v in self.values]
+        if self.null:
+            table[-1] = None if len(self.columns) == 1 else (None,) * len(self.columns)
+        picked = table[tokens]
+        if self.numeric:
+            numbers = np.array([np.nan if v is None else v for v in picked], dtype="float64")
+            if self.numeric == "datetime":
+                return {self.columns[0]: pd.to_datetime(numbers, unit="ns").to_numpy()}
+            return {self.columns[0]: numbers}
+        if len(self.columns) == 1:
+            return {self.columns[0]: picked}
+        return {
+            c: np.array([row[i] for row in picked], dtype=object)
+            for i, c in enumerate(self.columns)
+        }
+
+
+@dataclass
+class Bins:
+    columns: list[str]  # exactly one
+    edges: list[float]  # bin b holds edges[b] <= x < edges[b + 1] (the last bin is closed)
+    cdf: list[list[float]]  # per bin, steps + 1 sub-quantiles from its minimum to its maximum
+    null: bool
+    integer: bool
+    datetime: bool
+
+    @property
+    def size(self) -> int:
+        return len(self.cdf) + self.null
+
+    def _numbers(self, values: pd.Series) -> np.ndarray:
+        return _numbers(values, "datetime" if self.datetime else "number")
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        numbers = self._numbers(frame[self.columns[0]])
+        inner = np.asarray(self.edges[1:-1])
+        tokens = np.searchsorted(inner, numbers, side="right").astype(np.int64)
+        missing = np.isnan(numbers)
+        if missing.any():
+            tokens[missing] = len(self.cdf) if self.null else 0
+        return tokens
+
+    def condition(self, values: Mapping[str, Any]) -> int:
+        number = self._numbers(pd.Series([values[self.columns[0]]]))[0]
+        if np.isnan(number):
+            if self.null:
+                return len(self.cdf)
+            raise SpecError(f"sample.conditions: {self.columns[0]}: never missing in training")
+        if not self.edges[0] <= number <= self.edges[-1]:
+            raise SpecError(f"sample.conditions: {self.columns[0]}: outside the training range")
+        return int(np.searchsorted(np.asarray(self.edges[1:-1]), number, side="right"))
+
+    def decode(self, tokens: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        cdf = np.asarray(self.cdf)  # (bins, steps + 1)
+        steps = cdf.shape[1] - 1
+        bins = np.minimum(tokens, len(cdf) - 1)
+        position = rng.random(len(tokens)) * steps
+        low = np.minimum(position.astype(np.int64), steps - 1)
+        frac = position - low
+        numbers = cdf[bins, low] + frac * (cdf[bins, low + 1] - cdf[bins, low])
+        if self.integer:
+            numbers = np.round(numbers)
+        numbers[tokens >= len(cdf)] = np.nan
+        if self.datetime:
+            return {self.columns[0]: pd.to_datetime(numbers, unit="ns").to_numpy()}
+        return {self.columns[0]: numbers}
+
+
+Codec = Categories | Bins
+
+
+def codec_from_json(raw: Mapping[str, Any]) -> Codec:
+    kind = raw["kind"]
+    fields = {k: v for k, v in raw.items() if k != "kind"}
+    return Categories(**fields) if kind == "categories" else Bins(**fields)
+
+
+def codec_to_json(codec: Codec) -> dict[str, Any]:
+    return {"kind": "categories" if isinstance(codec, Categories) else "bins", **asdict(codec)}
+
+
+def build_codecs(
+    train: pd.DataFrame, contract: Contract, *, bins: int, steps: int, exact_up_to: int
+) -> list[Codec]:
+    """One codec per modelled column, in contract order; each fixed combination becomes one
+    codec at the place of its first column. Numbers with at most `exact_up_to` distinct values
+    keep them exactly; others get `bins` quantile bins."""
+    groups = [list(r.columns) for r in contract.constraints if r.kind == "fixed_combinations"]
+    if any(r.kind == "inequality" for r in contract.constraints):
+        raise SpecError(
+            "model.engine: autoregressive does not enforce inequality constraints; "
+            "use gaussian_copula for this job"
+        )
+    grouped = {c for g in groups for c in g}
+    codecs: list[Codec] = []
+    for column in contract.modelled:
+        if column.name in grouped:
+            group = next(g for g in groups if column.name in g)
+            if group[0] == column.name:
+                codecs.append(_combinations(train, group))
+            continue
+        values = train[column.name]
+        null = bool(values.isna().any())
+        numeric = column.type in (ColumnType.numerical, ColumnType.datetime)
+        distinct = values.dropna().unique()
+        if numeric and len(distinct) > exact_up_to:
+            codecs.append(
+                _bins(
+                    column.name,
+                    values,
+                    null,
+                    column.physical == "int64",
+                    column.type is ColumnType.datetime,
+                    bins,
+                    steps,
+                )
+            )
+        elif numeric:
+            kind = "datetime" if column.type is ColumnType.datetime else "number"
+            numbers = _numbers(values, kind)
+            ordered = np.unique(numbers[~np.isnan(numbers)]).tolist()
+            codecs.append(Categories([column.name], ordered, null, kind))
+        else:
+            ordered = sorted((_plain(v) for v in distinct), key=lambda v: (str(type(v)), v))
+            codecs.append(Categories([column.name], ordered, null))
+    return codecs
+
+
+def _combinations(train: pd.DataFrame, columns: Sequence[str]) -> Categories:
+    seen = train[list(columns)].astype(object).drop_duplicates()
+    rows = sorted(([_plain(v) for v in row] for row in seen.itertuples(index=False)), key=str)
+    return Categories(list(columns), rows, False)
+
+
+def _bins(
+    name: str, values: pd.Series, null: bool, integer: bool, is_time: bool, bins: int, steps: int
+) -> Bins:
+    numbers = _numbers(values, "datetime" if is_time else "number")
+    numbers = np.sort(numbers[~np.isnan(numbers)])
+    edges = np.unique(np.quantile(numbers, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:
+        edges = np.array([numbers[0], numbers[0]])
+    index = np.searchsorted(edges[1:-1], numbers, side="right")
+    grid = np.linspace(0, 1, steps + 1)
+    cdf = []
+    for b in range(len(edges) - 1):
+        inside = numbers[index == b]
+        cdf.append(
+            np.quantile(inside, grid).tolist() if len(inside) else [float(edges[b])] * (steps + 1)
+        )
+    return Bins([name], edges.tolist(), cdf, null, integer, is_time)
