@@ -13,8 +13,17 @@ ANONYMETER_VERSION ?= 1.1.0
 ANON_VENV ?= .venv-anonymeter
 ANON_STAMP := $(ANON_VENV)/.synth-anonymeter-$(ANONYMETER_VERSION)
 export SYNTH_ANONYMETER_PYTHON := $(abspath $(ANON_VENV)/bin/python)
+# MOSTLY AI's TabularARGN (mostlyai-engine) is a benchmark baseline only, never a synth dependency:
+# it lives in a venv of its own and runs through bench/argn_worker.py under that venv's interpreter.
+# torch goes in first (CPU build, as above). mostlyai-engine also requires torchvision (<0.29: PyPI's
+# 0.28.0, built against the CUDA torch) and torchaudio (<2.12, built for torch 2.11); with either
+# installed next to the CPU torch, `from mostlyai import engine` fails inside transformers. The
+# tabular engine uses neither, so both are removed again (pip check will name them as missing).
+ARGN_VERSION ?= 2.7.3
+ARGN_VENV ?= .venv-argn
+ARGN_STAMP := $(ARGN_VENV)/.synth-argn-$(ARGN_VERSION)
 
-.PHONY: demo demo-images test lint format schema bench clean anonymeter
+.PHONY: demo demo-images test lint format schema bench clean anonymeter argn
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +43,18 @@ $(ANON_STAMP): | $(ANON_VENV)/bin/python
 	touch $(ANON_STAMP)
 
 anonymeter: $(ANON_STAMP)
+
+$(ARGN_VENV)/bin/python:
+	$(PYTHON) -m venv $(ARGN_VENV)
+
+$(ARGN_STAMP): | $(ARGN_VENV)/bin/python
+	$(ARGN_VENV)/bin/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
+	$(ARGN_VENV)/bin/python -m pip install --quiet "mostlyai-engine==$(ARGN_VERSION)" pyarrow pandas
+	$(ARGN_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio
+	$(ARGN_VENV)/bin/python -c "from mostlyai import engine"
+	touch $(ARGN_STAMP)
+
+argn: $(ARGN_STAMP)
 
 demo: $(STAMP) anonymeter
 	$(BIN)/synth demo
@@ -55,7 +76,8 @@ format: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python -m schemas
 
-bench: $(STAMP) anonymeter
+bench: $(STAMP) anonymeter argn
+	$(BIN)/python bench/tabular.py
 	$(BIN)/python bench/engines.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/regenerate.py

@@ -107,7 +107,7 @@ def fit(
             if engine is not None:
                 logger.info("reusing stored %s model %s", engine.name, key[:12])
                 return engine, {"model_cache": "reused", "model_key": key}
-    engine = make_engine(spec.model.engine, spec.model.params)
+    engine = make_engine(spec.model.engine, spec.model.engine_params())
     logger.info(
         "fitting %s on %d rows x %d modelled columns",
         engine.name,

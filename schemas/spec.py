@@ -215,6 +215,20 @@ class SplitSpec(_Strict):
     seed: int = 0
 
 
+class DifferentialPrivacy(_Strict):
+    """DP-SGD (Opacus) for the `autoregressive` engine: the model's training is (epsilon,
+    delta)-differentially private; the bins and category lists the codecs take from the data
+    are not."""
+
+    epsilon: float = Field(
+        gt=0, description="The budget; the run is refused if it would be exceeded."
+    )
+    delta: float | None = Field(
+        default=None, gt=0, lt=1, description="Default 1 / n^1.1 for n training rows."
+    )
+    max_grad_norm: float = Field(default=1.0, gt=0, description="Per-row gradient clipping norm.")
+
+
 class ModelSpec(_Strict):
     engine: EngineName = "gaussian_copula"
     params: dict[str, Any] = Field(default_factory=dict)
@@ -223,6 +237,26 @@ class ModelSpec(_Strict):
         description="Reuse the model stored for this source, model section, schema, split, seed "
         "and code (`synth run --retrain` fits anew); see synth/io/model_store.py.",
     )
+    differential_privacy: DifferentialPrivacy | None = None
+
+    @model_validator(mode="after")
+    def _dp_needs_our_engine(self) -> ModelSpec:
+        if self.differential_privacy is not None:
+            if self.engine != "autoregressive":
+                raise ValueError(
+                    "model.differential_privacy: only engine autoregressive trains with DP-SGD"
+                )
+            clash = sorted({"epsilon", "delta", "max_grad_norm"} & set(self.params))
+            if clash:
+                raise ValueError(
+                    f"model.params: {', '.join(clash)} belong in model.differential_privacy"
+                )
+        return self
+
+    def engine_params(self) -> dict[str, Any]:
+        """`params` plus the DP settings, as the engine takes them."""
+        dp = self.differential_privacy
+        return {**self.params, **(dp.model_dump() if dp else {})}
 
 
 class Condition(_Strict):

@@ -66,6 +66,7 @@ def build_metrics(
             "engine_params": engine_info.get("params", {}),
             "fit_seconds": engine_info.get("fit_seconds"),
             "model_cache": engine_info.get("model_cache"),
+            "differential_privacy": engine_info.get("differential_privacy"),
             "seed": spec.sample.seed,
             "rows": rows,
             "train_rows": train_rows,

@@ -100,6 +100,10 @@ def _cards(metrics: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str:
             value = check["metrics"].get(key) if key else ("pass" if check["passed"] else "fail")
             cards.append((label, "skipped" if value is None else value, check["passed"]))
     cards.append(("train / holdout rows", f"{run['train_rows']} / {run['holdout_rows']}", None))
+    dp = run.get("differential_privacy")
+    if dp:
+        spent = f"{dp['epsilon_spent']} of {dp['epsilon_budget']} (delta {dp['delta']:.2g})"
+        cards.append(("DP epsilon spent", spent, None))
     body = "".join(
         f"<div class='card{' fail' if ok is False else ''}'>{escape(label)}<b>{escape(str(value))}</b></div>"
         for label, value, ok in cards

@@ -55,6 +55,26 @@ def test_example_spec_loads_with_roles_and_anchored_paths() -> None:
             "output.partition_by: column 'nope' is not declared",
         ),
         (lambda r: r.update(scale={"dask_address": "localhost:8786"}), "scale.dask_address"),
+        (
+            lambda r: r["model"].update(differential_privacy={"epsilon": 1.0}),
+            "model.differential_privacy: only engine autoregressive trains with DP-SGD",
+        ),
+        (
+            lambda r: r.update(
+                model={"engine": "autoregressive", "differential_privacy": {"epsilon": 0}}
+            ),
+            "model.differential_privacy.epsilon",
+        ),
+        (
+            lambda r: r.update(
+                model={
+                    "engine": "autoregressive",
+                    "params": {"epsilon": 3},
+                    "differential_privacy": {"epsilon": 1},
+                }
+            ),
+            "model.params: epsilon belong in model.differential_privacy",
+        ),
     ],
 )
 def test_invalid_spec_is_one_line_naming_the_field(tmp_path: Path, mutate, field: str) -> None:
@@ -102,3 +122,19 @@ def test_spec_fingerprint_ignores_formatting(tmp_path: Path) -> None:
 def test_every_example_spec_validates(path: Path) -> None:
     spec = load_spec(path)
     assert spec.name and spec.fingerprint()
+
+
+def test_dp_settings_reach_the_engine_and_the_fingerprint(tmp_path: Path) -> None:
+    raw = spec(tmp_path / "data.csv")
+    raw["model"] = {"engine": "autoregressive", "params": {"epochs": 3}}
+    plain = load_spec(_write(tmp_path / "a", raw))
+    raw["model"]["differential_privacy"] = {"epsilon": 2.0}
+    private = load_spec(_write(tmp_path / "b", raw))
+    assert private.model.engine_params() == {
+        "epochs": 3,
+        "epsilon": 2.0,
+        "delta": None,
+        "max_grad_norm": 1.0,
+    }
+    assert plain.model.engine_params() == {"epochs": 3}
+    assert private.fingerprint() != plain.fingerprint()

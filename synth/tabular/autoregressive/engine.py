@@ -49,11 +49,16 @@ class AutoregressiveEngine:
         validation_share: float = 0.1,
         temperature: float = 1.0,
         device: str = "cpu",
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_grad_norm: float = 1.0,
     ) -> None:
         if min(width, bins, steps, epochs, batch_size) < 1 or depth < 0 or temperature <= 0:
             raise ValueError(
                 "width, bins, steps, epochs, batch_size and temperature must be positive"
             )
+        if epsilon is not None and (epsilon <= 0 or not 0 < (delta or 0.5) < 1):
+            raise ValueError("epsilon must be positive and delta in (0, 1)")
         if not 0 < validation_share < 1:
             raise ValueError("validation_share must be in (0, 1)")
         self.params: dict[str, Any] = {
@@ -70,6 +75,9 @@ class AutoregressiveEngine:
             "validation_share": validation_share,
             "temperature": temperature,
             "device": device,
+            "epsilon": epsilon,
+            "delta": delta,
+            "max_grad_norm": max_grad_norm,
         }
         self._codecs: list[Codec] = []
         self._model: Any = None
@@ -80,7 +88,8 @@ class AutoregressiveEngine:
     def fit(self, train: pd.DataFrame, contract: Contract, *, seed: int) -> None:
         import torch
 
-        from synth.tabular.autoregressive.model import ARConfig, TabularAR, random_visibility
+        from synth.tabular.autoregressive.model import ARConfig, TabularAR
+        from synth.tabular.autoregressive.train import train_dp, train_early_stopping
 
         p = self.params
         started = time.perf_counter()
@@ -90,52 +99,23 @@ class AutoregressiveEngine:
         device = torch.device(p["device"])
         torch.manual_seed(seed)
         tokens = torch.from_numpy(np.stack([c.encode(train) for c in self._codecs], axis=1))
-        generator = torch.Generator().manual_seed(seed)
-        shuffled = tokens[torch.randperm(len(tokens), generator=generator)]
-        n_val = max(1, int(len(tokens) * p["validation_share"]))
-        val, fit_rows = shuffled[:n_val].to(device), shuffled[n_val:].to(device)
         cfg = ARConfig(vocab=[c.size for c in self._codecs], width=p["width"], depth=p["depth"])
         model = TabularAR(cfg).to(device)
-        rank = torch.arange(len(cfg.vocab), device=device)
-        on_device = torch.Generator(device=device).manual_seed(seed)
-        val_visible = random_visibility(len(val), len(cfg.vocab), rank, generator=on_device)
-        optimiser = torch.optim.AdamW(
-            model.parameters(), lr=p["lr"], weight_decay=p["weight_decay"]
-        )
-        best, best_state, stale, epochs, history = float("inf"), None, 0, 0, []
-        for epoch in range(p["epochs"]):
-            model.train()
-            order = torch.randperm(len(fit_rows), generator=on_device, device=device)
-            for start in range(0, len(order), p["batch_size"]):
-                batch = fit_rows[order[start : start + p["batch_size"]]]
-                visible = random_visibility(len(batch), len(cfg.vocab), rank, generator=on_device)
-                loss = model.loss(batch, visible)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-            model.eval()
-            with torch.no_grad():
-                val_loss = float(model.loss(val, val_visible))
-            history.append(round(val_loss, 5))
-            epochs = epoch + 1
-            if val_loss < best - 1e-4:
-                best, stale = val_loss, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-                if stale >= p["patience"]:
-                    break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        model.eval()
-        self._model = model
+        if p["epsilon"] is None:
+            report = train_early_stopping(model, tokens.to(device), p, seed=seed)
+        else:
+            report = train_dp(model, tokens.to(device), p, seed=seed)
+        self._model = model.eval()
         self._stats = {
             "train_rows": len(train),
-            "epochs": epochs,
-            "best_validation_loss": round(best, 5),
+            "epochs": report.epochs,
+            "best_validation_loss": report.best_validation_loss,
+            "validation_history": report.history,
             "fit_seconds": round(time.perf_counter() - started, 3),
             "parameters": sum(t.numel() for t in model.parameters()),
         }
+        if report.privacy is not None:
+            self._stats["differential_privacy"] = report.privacy
 
     # -- sampling -------------------------------------------------------------------------------
 
@@ -146,7 +126,7 @@ class AutoregressiveEngine:
 
         assert self._model is not None, "fit first"
         fixed = self._fixed(conditions or {})
-        device = self._model.context.table.weight.device
+        device = self._model.embed.weight.device
         generator = torch.Generator(device=device).manual_seed(seed)
         tokens = (
             self._model.sample(

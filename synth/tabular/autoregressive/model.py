@@ -1,12 +1,14 @@
 """An any-order autoregressive model over a table's columns (each a small token vocabulary).
 
 For every target column j, its context is a sum of one embedding per column of the row: the
-column's token when visible, its mask token when not (one `embedding_bag`). A small residual MLP
-per target turns that into logits over j's tokens. Training hides a random subset of columns per
-row (half the time a prefix of the fixed column order, half the time a random one) and predicts all
-hidden columns at once, so the model learns p(x_j | any visible subset). Sampling then reveals the
-columns one at a time in order, each from that conditional; conditions are simply visible from the
-start, which makes conditioning exact with no rejection.
+column's token when visible, its mask token when not. A small residual MLP per target turns that
+into logits over j's tokens. Training hides a random subset of columns per row (half the time a
+suffix of the fixed column order, half the time a random one) and predicts every hidden column at
+once, so the model learns p(x_j | any visible subset). Sampling reveals the columns one at a time in
+order, each drawn from that conditional; conditions are visible from the start, which makes
+conditioning exact with no rejection.
+
+Every layer is batch-first with no buffers, so Opacus can compute per-sample gradients (DP-SGD).
 
     model = TabularAR(ARConfig(vocab=[9, 16, 2]))
     loss = model.loss(tokens, visible)                      # tokens (B, C) long, visible (B, C) bool
@@ -21,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["ARConfig", "TabularAR", "random_visibility"]
+__all__ = ["ARConfig", "TabularAR", "hidden_loss", "random_visibility"]
 
 
 @dataclass
@@ -33,80 +35,57 @@ class ARConfig:
     order: list[int] = field(default_factory=list)  # sampling order; empty: column order
 
 
-class ColumnContext(nn.Module):
-    """(B, C) tokens and visibility -> (C, B, width): each target's sum of source embeddings."""
+class ColumnLinear(nn.Module):
+    """C independent linear maps, one per column: (B, C, n_in) -> (B, C, n_out)."""
 
-    def __init__(self, cfg: ARConfig) -> None:
+    def __init__(self, columns: int, n_in: int, n_out: int, std: float) -> None:
         super().__init__()
-        columns = len(cfg.vocab)
-        offsets = torch.tensor([0, *cfg.vocab[:-1]]).cumsum(0)
-        self.register_buffer("offsets", offsets, persistent=False)
-        self.register_buffer("mask_ids", sum(cfg.vocab) + torch.arange(columns), persistent=False)
-        self.rows_per_target = sum(cfg.vocab) + columns  # every token, then one mask per column
-        self.table = nn.Embedding(columns * self.rows_per_target, cfg.width)
-        nn.init.normal_(self.table.weight, std=0.02)
+        self.weight = nn.Parameter(torch.randn(columns, n_in, n_out) * std)
+        self.bias = nn.Parameter(torch.zeros(columns, n_out))
 
-    def ids(self, tokens: Tensor, visible: Tensor) -> Tensor:
-        return torch.where(visible, tokens + self.offsets, self.mask_ids)
-
-    def forward(self, ids: Tensor, targets: Tensor) -> Tensor:
-        """Context of each target in `targets` (T,) for every row of `ids` (B, C): (T, B, width)."""
-        shifted = ids.unsqueeze(0) + (targets * self.rows_per_target).view(-1, 1, 1)
-        flat = shifted.reshape(-1, ids.shape[1])
-        pooled = F.embedding_bag(flat, self.table.weight, mode="sum")
-        return pooled.view(len(targets), ids.shape[0], -1)
-
-
-class ColumnHeads(nn.Module):
-    """Per-target residual MLP and output layer, batched over targets with `baddbmm`."""
-
-    def __init__(self, cfg: ARConfig) -> None:
-        super().__init__()
-        columns, width, widest = len(cfg.vocab), cfg.width, max(cfg.vocab)
-        self.norm = nn.LayerNorm(width)
-        self.hidden_w = nn.Parameter(torch.randn(cfg.depth, columns, width, width) / width**0.5)
-        self.hidden_b = nn.Parameter(torch.zeros(cfg.depth, columns, 1, width))
-        self.out_w = nn.Parameter(torch.randn(columns, width, widest) * 0.02)
-        self.out_b = nn.Parameter(torch.zeros(columns, 1, widest))
-        pad = torch.full((columns, 1, widest), float("-inf"))
-        for j, size in enumerate(cfg.vocab):
-            pad[j, :, :size] = 0.0
-        self.register_buffer("pad", pad, persistent=False)
-        self.dropout = nn.Dropout(cfg.dropout)
-
-    def forward(self, context: Tensor, targets: Tensor) -> Tensor:
-        """(T, B, width) contexts of `targets` -> (T, B, widest) logits (padding at -inf)."""
-        h = F.gelu(self.norm(context))
-        for w, b in zip(self.hidden_w[:, targets], self.hidden_b[:, targets], strict=True):
-            h = h + self.dropout(F.gelu(torch.baddbmm(b, h, w)))
-        return torch.baddbmm(self.out_b[targets], h, self.out_w[targets]) + self.pad[targets]
+    def forward(self, x: Tensor) -> Tensor:
+        # columns-first for the batched matmul: twice as fast as "bci,cio->bco" on CPU
+        return (
+            torch.einsum("cbi,cio->cbo", x.transpose(0, 1), self.weight).transpose(0, 1) + self.bias
+        )
 
 
 class TabularAR(nn.Module):
     def __init__(self, cfg: ARConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.context = ColumnContext(cfg)
-        self.heads = ColumnHeads(cfg)
-        self.register_buffer("all_targets", torch.arange(len(cfg.vocab)), persistent=False)
+        columns, width = len(cfg.vocab), cfg.width
+        # one row per token of every column, then one mask token per column; each row holds one
+        # width-sized slice per target column
+        self.embed = nn.Embedding(sum(cfg.vocab) + columns, columns * width)
+        nn.init.normal_(self.embed.weight, std=0.02)
+        self.norm = nn.LayerNorm(width)
+        self.hidden = nn.ModuleList(
+            ColumnLinear(columns, width, width, width**-0.5) for _ in range(cfg.depth)
+        )
+        self.out = ColumnLinear(columns, width, max(cfg.vocab), 0.02)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.register_buffer("offsets", torch.tensor([0, *cfg.vocab[:-1]]).cumsum(0), False)
+        self.register_buffer("mask_ids", sum(cfg.vocab) + torch.arange(columns), False)
+        pad = torch.full((columns, max(cfg.vocab)), float("-inf"))
+        for j, size in enumerate(cfg.vocab):
+            pad[j, :size] = 0.0
+        self.register_buffer("pad", pad, False)
+
+    def ids(self, tokens: Tensor, visible: Tensor) -> Tensor:
+        return torch.where(visible, tokens + self.offsets, self.mask_ids)
 
     def forward(self, tokens: Tensor, visible: Tensor) -> Tensor:
-        """Logits (C, B, widest) of every column given the visible ones."""
-        targets = self.all_targets
-        return self.heads(self.context(self.context.ids(tokens, visible), targets), targets)
+        """Logits (B, C, widest) of every column given the visible ones (padding at -inf)."""
+        rows, columns = tokens.shape
+        context = self.embed(self.ids(tokens, visible)).sum(1).view(rows, columns, -1)
+        h = F.gelu(self.norm(context))
+        for layer in self.hidden:
+            h = h + self.dropout(F.gelu(layer(h)))
+        return self.out(h) + self.pad
 
     def loss(self, tokens: Tensor, visible: Tensor) -> Tensor:
-        """Mean over rows of the mean cross-entropy of the hidden columns (per-row losses with
-        `reduction="none"`, for callers that need them)."""
-        return self.row_losses(tokens, visible).mean()
-
-    def row_losses(self, tokens: Tensor, visible: Tensor) -> Tensor:
-        logits = self(tokens, visible)  # (C, B, V)
-        columns, rows, widest = logits.shape
-        nll = F.cross_entropy(logits.reshape(-1, widest), tokens.T.reshape(-1), reduction="none")
-        hidden = (~visible).T.reshape(-1).float()
-        per_row = (nll * hidden).view(columns, rows).sum(0)
-        return per_row / hidden.view(columns, rows).sum(0).clamp(min=1)
+        return hidden_loss(self(tokens, visible), tokens, visible).mean()
 
     @torch.no_grad()
     def sample(
@@ -116,39 +95,62 @@ class TabularAR(nn.Module):
         generator: torch.Generator,
         fixed: dict[int, int] | None = None,
         temperature: float = 1.0,
+        chunk: int = 8192,
     ) -> Tensor:
         """(rows, C) tokens; columns in `fixed` (index -> token) are given, the rest drawn in
-        order, each conditioned on every column before it and on the fixed ones."""
-        device = self.context.table.weight.device
-        columns = len(self.cfg.vocab)
+        order, each conditioned on every column before it and on the fixed ones. Rows go in
+        chunks small enough for the CPU's caches, through plain 2-D matmuls per column."""
+        device = self.embed.weight.device
+        columns, fixed = len(self.cfg.vocab), fixed or {}
         tokens = torch.zeros(rows, columns, dtype=torch.long, device=device)
-        visible = torch.zeros(rows, columns, dtype=torch.bool, device=device)
-        for j, token in (fixed or {}).items():
-            tokens[:, j], visible[:, j] = token, True
-        ids = self.context.ids(tokens, visible)
-        for j in self.cfg.order or range(columns):
-            if fixed and j in fixed:
-                continue
-            target = self.all_targets[j : j + 1]
-            logits = self.heads(self.context(ids, target), target)[0, :, : self.cfg.vocab[j]]
-            probs = torch.softmax(logits / temperature, dim=-1)
-            draw = torch.rand(rows, 1, generator=generator, device=device)
-            token = (probs.cumsum(-1) < draw).sum(-1).clamp(max=self.cfg.vocab[j] - 1)
-            ids[:, j] = token + self.context.offsets[j]
+        for j, token in fixed.items():
             tokens[:, j] = token
+        known = torch.zeros(columns, dtype=torch.bool, device=device)
+        known[list(fixed)] = True
+        steps = [j for j in self.cfg.order or range(columns) if j not in fixed]
+        layers = {j: self._column_weights(j) for j in steps}
+        for start in range(0, rows, chunk):
+            part = tokens[start : start + chunk]
+            ids = self.ids(part, known.expand_as(part))
+            for j in steps:
+                embed_w, hidden, out_w, out_b = layers[j]
+                h = F.gelu(self.norm(F.embedding_bag(ids, embed_w, mode="sum")))
+                for w, b in hidden:
+                    h = h + F.gelu(torch.addmm(b, h, w))
+                logits = torch.addmm(out_b, h, out_w)
+                if temperature != 1.0:
+                    logits = logits / temperature
+                cdf = torch.softmax(logits, -1).cumsum_(-1)
+                draw = torch.rand(len(part), 1, generator=generator, device=device)
+                token = (cdf < draw).sum(-1).clamp_(max=self.cfg.vocab[j] - 1)  # inverse CDF
+                part[:, j] = token
+                ids[:, j] = token + self.offsets[j]
         return tokens
+
+    def _column_weights(self, j: int) -> tuple[Tensor, list[tuple[Tensor, Tensor]], Tensor, Tensor]:
+        """Column j's slices of every layer, as contiguous 2-D matrices."""
+        width, size = self.cfg.width, self.cfg.vocab[j]
+        embed_w = self.embed.weight[:, j * width : (j + 1) * width].contiguous()
+        hidden = [(layer.weight[j].contiguous(), layer.bias[j]) for layer in self.hidden]
+        return embed_w, hidden, self.out.weight[j, :, :size].contiguous(), self.out.bias[j, :size]
+
+
+def hidden_loss(logits: Tensor, tokens: Tensor, visible: Tensor) -> Tensor:
+    """Per row, the mean cross-entropy of its hidden columns."""
+    nll = F.cross_entropy(logits.transpose(1, 2), tokens, reduction="none")  # (B, C)
+    hidden = (~visible).float()
+    return (nll * hidden).sum(1) / hidden.sum(1).clamp(min=1)
 
 
 def random_visibility(
-    rows: int, columns: int, order: Tensor, *, generator: torch.Generator, prefix_share: float = 0.5
+    rows: int, columns: int, rank: Tensor, *, generator: torch.Generator, prefix_share: float = 0.5
 ) -> Tensor:
-    """(rows, columns) visibility: k ~ U{0..C-1} columns visible per row, those first in the fixed
-    `order` (its rank per column) for `prefix_share` of rows, else a random k of them."""
-    device = order.device
+    """(rows, columns) visibility: k ~ U{0..C-1} columns visible per row; for `prefix_share` of
+    rows the first k of the fixed order (`rank`: each column's place in it), else a random k."""
+    device = rank.device
     k = torch.randint(0, columns, (rows, 1), generator=generator, device=device)
     random_rank = (
         torch.rand(rows, columns, generator=generator, device=device).argsort(1).argsort(1)
     )
     use_prefix = torch.rand(rows, 1, generator=generator, device=device) < prefix_share
-    rank = torch.where(use_prefix, order.expand(rows, -1), random_rank)
-    return rank < k
+    return torch.where(use_prefix, rank.expand(rows, -1), random_rank) < k
