@@ -94,22 +94,24 @@ class Categories:
         )
 
     def decode(self, tokens: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        table = np.empty(self.size, dtype=object)
-        table[: len(self.values)] = [tuple(v) if isinstance(v, list) else v for v in self.values]
-        if self.null:
-            table[-1] = None if len(self.columns) == 1 else (None,) * len(self.columns)
-        picked = table[tokens]
-        if self.numeric:
-            numbers = np.array([np.nan if v is None else v for v in picked], dtype="float64")
-            if self.numeric == "datetime":
-                return {self.columns[0]: pd.to_datetime(numbers, unit="ns").to_numpy()}
-            return {self.columns[0]: numbers}
-        if len(self.columns) == 1:
-            return {self.columns[0]: picked}
-        return {
-            c: np.array([row[i] for row in picked], dtype=object)
-            for i, c in enumerate(self.columns)
-        }
+        """Values by token: one lookup table per column, indexed by the tokens (no Python loop
+        over rows)."""
+        out = {}
+        for i, column in enumerate(self.columns):
+            values = [v[i] if isinstance(v, list) else v for v in self.values]
+            if self.numeric:
+                table = np.array([*values, np.nan] if self.null else values, dtype="float64")
+                picked = table[tokens]
+                if self.numeric == "datetime":
+                    picked = pd.to_datetime(picked, unit="ns").to_numpy()
+            else:
+                table = np.empty(self.size, dtype=object)
+                table[: len(values)] = values
+                if self.null:
+                    table[-1] = None
+                picked = table[tokens]
+            out[column] = picked
+        return out
 
 
 @dataclass

@@ -41,7 +41,7 @@ class AutoregressiveEngine:
         bins: int = 64,
         steps: int = 8,
         exact_up_to: int = 128,
-        epochs: int = 200,
+        epochs: int | None = None,  # at most 200 with early stopping; exactly 10 under DP
         patience: int = 6,
         batch_size: int = 512,
         lr: float = 3e-3,
@@ -53,7 +53,7 @@ class AutoregressiveEngine:
         delta: float | None = None,
         max_grad_norm: float = 1.0,
     ) -> None:
-        if min(width, bins, steps, epochs, batch_size) < 1 or depth < 0 or temperature <= 0:
+        if min(width, bins, steps, epochs or 1, batch_size) < 1 or depth < 0 or temperature <= 0:
             raise ValueError(
                 "width, bins, steps, epochs, batch_size and temperature must be positive"
             )

@@ -63,26 +63,32 @@ class TabularAR(nn.Module):
         self.hidden = nn.ModuleList(
             ColumnLinear(columns, width, width, width**-0.5) for _ in range(cfg.depth)
         )
-        self.out = ColumnLinear(columns, width, max(cfg.vocab), 0.02)
+        # one output layer per column at its own vocabulary size: no padding to the widest
+        self.out = nn.ModuleList(nn.Linear(width, size) for size in cfg.vocab)
+        for layer in self.out:
+            nn.init.normal_(layer.weight, std=0.02)
+            nn.init.zeros_(layer.bias)
         self.dropout = nn.Dropout(cfg.dropout)
+        self.per_sample_gradients = False  # set for DP-SGD training
         self.register_buffer("offsets", torch.tensor([0, *cfg.vocab[:-1]]).cumsum(0), False)
         self.register_buffer("mask_ids", sum(cfg.vocab) + torch.arange(columns), False)
-        pad = torch.full((columns, max(cfg.vocab)), float("-inf"))
-        for j, size in enumerate(cfg.vocab):
-            pad[j, :size] = 0.0
-        self.register_buffer("pad", pad, False)
 
     def ids(self, tokens: Tensor, visible: Tensor) -> Tensor:
         return torch.where(visible, tokens + self.offsets, self.mask_ids)
 
-    def forward(self, tokens: Tensor, visible: Tensor) -> Tensor:
-        """Logits (B, C, widest) of every column given the visible ones (padding at -inf)."""
+    def forward(self, tokens: Tensor, visible: Tensor) -> list[Tensor]:
+        """Logits of every column given the visible ones: one (B, vocab_j) tensor per column."""
         rows, columns = tokens.shape
-        context = self.embed(self.ids(tokens, visible)).sum(1).view(rows, columns, -1)
+        ids = self.ids(tokens, visible)
+        if self.per_sample_gradients:  # Opacus computes them for nn.Embedding's own call
+            pooled = self.embed(ids).sum(1)
+        else:  # the same sum, five times faster to train on CPU
+            pooled = F.embedding_bag(ids, self.embed.weight, mode="sum")
+        context = pooled.view(rows, columns, -1)
         h = F.gelu(self.norm(context))
         for layer in self.hidden:
             h = h + self.dropout(F.gelu(layer(h)))
-        return self.out(h) + self.pad
+        return [layer(x) for x, layer in zip(h.unbind(1), self.out, strict=True)]
 
     def loss(self, tokens: Tensor, visible: Tensor) -> Tensor:
         return hidden_loss(self(tokens, visible), tokens, visible).mean()
@@ -129,15 +135,18 @@ class TabularAR(nn.Module):
 
     def _column_weights(self, j: int) -> tuple[Tensor, list[tuple[Tensor, Tensor]], Tensor, Tensor]:
         """Column j's slices of every layer, as contiguous 2-D matrices."""
-        width, size = self.cfg.width, self.cfg.vocab[j]
+        width = self.cfg.width
         embed_w = self.embed.weight[:, j * width : (j + 1) * width].contiguous()
         hidden = [(layer.weight[j].contiguous(), layer.bias[j]) for layer in self.hidden]
-        return embed_w, hidden, self.out.weight[j, :, :size].contiguous(), self.out.bias[j, :size]
+        out = self.out[j]
+        return embed_w, hidden, out.weight.T.contiguous(), out.bias
 
 
-def hidden_loss(logits: Tensor, tokens: Tensor, visible: Tensor) -> Tensor:
+def hidden_loss(logits: list[Tensor], tokens: Tensor, visible: Tensor) -> Tensor:
     """Per row, the mean cross-entropy of its hidden columns."""
-    nll = F.cross_entropy(logits.transpose(1, 2), tokens, reduction="none")  # (B, C)
+    nll = torch.stack(
+        [F.cross_entropy(x, tokens[:, j], reduction="none") for j, x in enumerate(logits)], 1
+    )  # (B, C)
     hidden = (~visible).float()
     return (nll * hidden).sum(1) / hidden.sum(1).clamp(min=1)
 

@@ -17,7 +17,10 @@ from torch import Tensor
 from schemas.errors import SpecError, SynthError
 from synth.tabular.autoregressive.model import TabularAR, hidden_loss, random_visibility
 
-__all__ = ["TrainReport", "train_dp", "train_early_stopping"]
+__all__ = ["DP_EPOCHS", "MAX_EPOCHS", "TrainReport", "train_dp", "train_early_stopping"]
+
+MAX_EPOCHS = 200  # with early stopping, when model.params.epochs is not given
+DP_EPOCHS = 10  # under DP-SGD the epochs are fixed in advance: the noise is set for them
 
 
 @dataclass
@@ -45,12 +48,12 @@ def train_early_stopping(
     # at least ~20 steps per epoch, so small tables train as well as large ones
     batch_size = min(params["batch_size"], max(64, len(fit_rows) // 20))
     optimiser = torch.optim.AdamW(
-        model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"]
+        model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"], fused=True
     )
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=1)
     report = TrainReport(epochs=0)
     best, best_state, stale = float("inf"), None, 0
-    for _ in range(params["epochs"]):
+    for _ in range(params["epochs"] or MAX_EPOCHS):
         model.train()
         order = torch.randperm(len(fit_rows), generator=generator, device=device)
         for start in range(0, len(order), batch_size):
@@ -93,13 +96,15 @@ def _train_dp(
     from opacus.accountants.utils import get_noise_multiplier
 
     device = tokens.device
-    epsilon, epochs = params["epsilon"], params["epochs"]
+    epsilon, epochs = params["epsilon"], params["epochs"] or DP_EPOCHS
     delta = params["delta"] or 1.0 / len(tokens) ** 1.1  # well below 1/n, as DP practice asks
     batch_size = min(params["batch_size"], max(64, len(tokens) // 20))
     sample_rate = batch_size / len(tokens)
     try:
+        # aim a little under the budget: the search stops within its tolerance, on either side
         noise = get_noise_multiplier(
-            target_epsilon=epsilon,
+            target_epsilon=epsilon * 0.99,
+            epsilon_tolerance=epsilon * 0.005,
             target_delta=delta,
             sample_rate=sample_rate,
             epochs=epochs,
@@ -118,6 +123,7 @@ def _train_dp(
     )
     optimiser = torch.optim.Adam(model.parameters(), lr=params["lr"])
     privacy = PrivacyEngine(accountant="rdp", secure_mode=False)
+    model.per_sample_gradients = True
     private, optimiser, loader = privacy.make_private(
         module=model,
         optimizer=optimiser,
@@ -139,6 +145,7 @@ def _train_dp(
                 optimiser.step()
     spent = float(privacy.get_epsilon(delta))
     private.remove_hooks()  # the bare model samples and saves; no per-sample state left on it
+    model.per_sample_gradients = False
     if spent > epsilon * 1.0001:
         raise SynthError(
             f"differential privacy: spent epsilon {spent:.3f} exceeds the budget {epsilon}"
