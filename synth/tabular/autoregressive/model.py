@@ -93,7 +93,7 @@ class TabularAR(nn.Module):
     def loss(self, tokens: Tensor, visible: Tensor) -> Tensor:
         return hidden_loss(self(tokens, visible), tokens, visible).mean()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample(
         self,
         rows: int,
@@ -128,7 +128,8 @@ class TabularAR(nn.Module):
                     logits = logits / temperature
                 cdf = torch.softmax(logits, -1).cumsum_(-1)
                 draw = torch.rand(len(part), 1, generator=generator, device=device)
-                token = (cdf < draw).sum(-1).clamp_(max=self.cfg.vocab[j] - 1)  # inverse CDF
+                # inverse CDF; the clamp catches a draw above a total rounded below 1
+                token = torch.searchsorted(cdf, draw).squeeze_(1).clamp_(max=self.cfg.vocab[j] - 1)
                 part[:, j] = token
                 ids[:, j] = token + self.offsets[j]
         return tokens
