@@ -153,3 +153,55 @@ def test_codecs_keep_nulls_and_round_trip_datetimes() -> None:
     decoded = when.decode(when.encode(typed), rng)["when"]
     assert pd.Series(decoded).between(frame["when"].min(), frame["when"].max()).all()
     assert pd.isna(kind.decode(kind.encode(typed), rng)["kind"][2])
+
+
+@pytest.mark.parametrize("depth", [0, 1])
+def test_ghost_clipping_gives_the_per_sample_hooks_update(depth: int) -> None:
+    """DP training clips by ghost norms; with the noise off, one step must move every weight
+    exactly as Opacus' per-sample hooks (materialised per-row gradients) do."""
+    import warnings
+
+    import torch
+    from opacus import PrivacyEngine
+
+    from synth.tabular.autoregressive.model import ARConfig, TabularAR, random_visibility
+    from synth.tabular.autoregressive.train import HiddenLoss
+
+    vocab = [5, 7, 3, 9]
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.stack([torch.randint(0, v, (64,), generator=g) for v in vocab], 1)
+    visible = random_visibility(64, len(vocab), torch.arange(len(vocab)), generator=g)
+
+    def one_step(mode: str) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        model = TabularAR(ARConfig(vocab=vocab, width=8, depth=depth))
+        model.per_sample_gradients = True
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(tokens), batch_size=64)
+        kwargs = {
+            "module": model,
+            "optimizer": torch.optim.SGD(model.parameters(), lr=1.0),
+            "data_loader": loader,
+            "noise_multiplier": 0.0,
+            "max_grad_norm": 0.05,  # small enough that every row is clipped
+            "poisson_sampling": False,
+        }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if mode == "ghost":
+                private, optimiser, loss, _ = PrivacyEngine().make_private(
+                    **kwargs, criterion=HiddenLoss(), grad_sample_mode="ghost"
+                )
+            else:
+                private, optimiser, _ = PrivacyEngine().make_private(**kwargs)
+                loss = HiddenLoss()
+            optimiser.zero_grad()
+            loss(private(tokens, visible), tokens, visible).backward()
+            optimiser.step()
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    hooks, ghost = one_step("hooks"), one_step("ghost")
+    torch.manual_seed(0)
+    start = TabularAR(ARConfig(vocab=vocab, width=8, depth=depth))
+    for name, value in hooks.items():
+        torch.testing.assert_close(ghost[name], value, rtol=0, atol=1e-6)
+    assert not torch.equal(hooks["embed.weight"], start.state_dict()["embed.weight"])  # it moved

@@ -36,8 +36,8 @@ class AutoregressiveEngine:
     def __init__(
         self,
         *,
-        width: int = 64,
-        depth: int = 1,
+        width: int = 32,
+        depth: int = 0,
         bins: int = 64,
         steps: int = 8,
         exact_up_to: int = 128,

@@ -1,14 +1,14 @@
 """An any-order autoregressive model over a table's columns (each a small token vocabulary).
 
 For every target column j, its context is a sum of one embedding per column of the row: the
-column's token when visible, its mask token when not. A small residual MLP per target turns that
-into logits over j's tokens. Training hides a random subset of columns per row (half the time a
+column's token when visible, its mask token when not. A small MLP per target (LayerNorm, GELU,
+`depth` residual layers, an output layer) turns that into logits over j's tokens. Training hides a random subset of columns per row (half the time a
 suffix of the fixed column order, half the time a random one) and predicts every hidden column at
 once, so the model learns p(x_j | any visible subset). Sampling reveals the columns one at a time in
 order, each drawn from that conditional; conditions are visible from the start, which makes
 conditioning exact with no rejection.
 
-Every layer is batch-first with no buffers, so Opacus can compute per-sample gradients (DP-SGD).
+Every layer is batch-first with no buffers, so Opacus can clip per-row gradients (DP-SGD).
 
     model = TabularAR(ARConfig(vocab=[9, 16, 2]))
     loss = model.loss(tokens, visible)                      # tokens (B, C) long, visible (B, C) bool
@@ -29,8 +29,8 @@ __all__ = ["ARConfig", "TabularAR", "hidden_loss", "random_visibility"]
 @dataclass
 class ARConfig:
     vocab: list[int]  # tokens per column, in column order
-    width: int = 64  # context size per target column
-    depth: int = 1  # residual layers per target column
+    width: int = 32  # context size per target column
+    depth: int = 0  # residual layers per target column (0: one hidden layer, the pooled context)
     dropout: float = 0.0
     order: list[int] = field(default_factory=list)  # sampling order; empty: column order
 
