@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 EXIT_PUBLISHED, EXIT_GATE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-ENGINE_NAMES = ("gaussian_copula", "ctgan", "tvae", "copulagan", "independent", "bootstrap")
 
 
 def examples_dir() -> Path:
@@ -280,6 +279,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from schemas.spec import ENGINES
+
     parser = argparse.ArgumentParser(
         prog="synth", description="Gated synthetic data: spec -> Prefect flow -> Parquet."
     )
@@ -292,7 +293,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", help="output root (default: the spec's output.path)")
     run.add_argument(
-        "--engine", help=f"engine to fit, one of {', '.join(ENGINE_NAMES)} (drops model.params)"
+        "--engine", help=f"engine to fit, one of {', '.join(ENGINES)} (drops model.params)"
     )
     run.add_argument(
         "--retrain",

@@ -52,8 +52,8 @@ def store_root(spec: JobSpec) -> Path:
 def code_version() -> str:
     """Versions of synth and its engine libraries, and a hash of the table engines' source."""
     digest = hashlib.sha256()
-    for path in sorted(_TABULAR.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted(_TABULAR.rglob("*.py")):  # subpackages too (autoregressive/)
+        digest.update(path.relative_to(_TABULAR).as_posix().encode() + b"\0" + path.read_bytes())
     return json.dumps({"packages": package_versions(), "tabular": digest.hexdigest()})
 
 

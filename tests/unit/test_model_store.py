@@ -118,3 +118,17 @@ def test_the_store_root_follows_the_environment(tmp_path: Path, monkeypatch) -> 
     assert store_root(spec) == Path(spec.output.path) / ".models"
     monkeypatch.setenv("SYNTH_MODEL_STORE", os.fspath(tmp_path / "shared"))
     assert store_root(spec) == tmp_path / "shared"
+
+
+def test_code_version_covers_engine_subpackages(tmp_path: Path, monkeypatch) -> None:
+    """An edit to any engine source, in a subpackage too (autoregressive/), retrains: stored
+    models from the old code are never reused."""
+    from synth.io import model_store
+
+    (tmp_path / "autoregressive").mkdir()
+    (tmp_path / "base.py").write_text("A = 1\n")
+    (tmp_path / "autoregressive" / "model.py").write_text("WIDTH = 32\n")
+    monkeypatch.setattr(model_store, "_TABULAR", tmp_path)
+    before = model_store.code_version()
+    (tmp_path / "autoregressive" / "model.py").write_text("WIDTH = 64\n")
+    assert model_store.code_version() != before

@@ -46,6 +46,7 @@ class AutoregressiveEngine:
         batch_size: int = 512,
         lr: float = 3e-3,
         weight_decay: float = 0.0,
+        ema_decay: float = 0.99,  # weights averaged over ~100 steps; 0: the last step's
         validation_share: float = 0.1,
         temperature: float = 1.0,
         device: str = "cpu",
@@ -61,6 +62,8 @@ class AutoregressiveEngine:
             raise ValueError("epsilon must be positive and delta in (0, 1)")
         if not 0 < validation_share < 1:
             raise ValueError("validation_share must be in (0, 1)")
+        if not 0 <= ema_decay < 1:
+            raise ValueError("ema_decay must be in [0, 1)")
         self.params: dict[str, Any] = {
             "width": width,
             "depth": depth,
@@ -72,6 +75,7 @@ class AutoregressiveEngine:
             "batch_size": batch_size,
             "lr": lr,
             "weight_decay": weight_decay,
+            "ema_decay": ema_decay,
             "validation_share": validation_share,
             "temperature": temperature,
             "device": device,

@@ -58,6 +58,17 @@ def train_early_stopping(
         model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"], fused=True
     )
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=1)
+    # validated, kept and sampled: an exponential moving average of the weights, steadier than
+    # the last step's (the unconditional heads, which start every sampled row, most of all)
+    ema_decay = params.get("ema_decay", 0.0)
+    average = (
+        torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay)
+        )
+        if ema_decay
+        else None
+    )
+    judged = average.module if average is not None else model
     report = TrainReport(epochs=0)
     best, best_state, stale = float("inf"), None, 0
     for _ in range(params["epochs"] or MAX_EPOCHS):
@@ -66,15 +77,17 @@ def train_early_stopping(
         for start in range(0, len(order), batch_size):
             batch = fit_rows[order[start : start + batch_size]]
             _step(model, optimiser, batch, rank, generator)
-        model.eval()
+            if average is not None:
+                average.update_parameters(model)
+        judged.eval()
         with torch.no_grad():
-            val_loss = float(model.loss(val, val_visible))
+            val_loss = float(judged.loss(val, val_visible))
         plateau.step(val_loss)
         report.history.append(round(val_loss, 5))
         report.epochs += 1
         if val_loss < best - 1e-4:
             best, stale = val_loss, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().clone() for k, v in judged.state_dict().items()}
         else:
             stale += 1
             if stale >= params["patience"]:
