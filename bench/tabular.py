@@ -149,6 +149,9 @@ def score(path: Path, rows: int) -> dict[str, Any]:
 def print_table(results: dict[str, dict[str, Any]]) -> None:
     head = ("engine", "epochs", "fit s", "sample rows/s", "peak RSS MiB", "quality", "shapes")
     head += ("pairs", "utility", "DCR share", f"fit x {PEER}", f"speed x {PEER}")
+    private = any("epsilon_spent" in r for r in results.values())
+    if private:
+        head += ("epsilon spent",)
     peer = results.get(PEER, {})
     rows = []
     for name, r in results.items():
@@ -166,6 +169,8 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
             for k in ("quality", "column_shapes", "pair_trends", "utility_ratio", "dcr_share")
         ]
         cells += [_f(fit_x, ".2f"), _f(speed_x, ".1f")]
+        if private:
+            cells.append(_f(r.get("epsilon_spent")))
         rows.append(cells)
     widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(len(head))]
     for row in [head, *rows]:
