@@ -2,9 +2,10 @@
 
 For every target column j, its context is a sum of one embedding per column of the row: the
 column's token when visible, its mask token when not. A small MLP per target (LayerNorm, GELU,
-`depth` residual layers, an output layer) turns that into logits over j's tokens. Training hides a random subset of columns per row (half the time a
-suffix of the fixed column order, half the time a random one) and predicts every hidden column at
-once, so the model learns p(x_j | any visible subset). Sampling reveals the columns one at a time in
+`depth` residual layers, an output layer) turns that into logits over j's tokens. Training hides
+a random subset of columns per row (half the time a suffix of the fixed column order, half the
+time a random one) and predicts every hidden column at once, so the model learns
+p(x_j | any visible subset). Sampling reveals the columns one at a time in
 order, each drawn from that conditional; conditions are visible from the start, which makes
 conditioning exact with no rejection.
 
