@@ -230,7 +230,7 @@ class DifferentialPrivacy(_Strict):
 
 
 class ModelSpec(_Strict):
-    engine: EngineName = "gaussian_copula"
+    engine: EngineName = "autoregressive"
     params: dict[str, Any] = Field(default_factory=dict)
     cache: bool = Field(
         default=True,

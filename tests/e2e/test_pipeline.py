@@ -218,12 +218,6 @@ def test_rebalance_and_parity_publish_the_asked_shares(tmp_path: Path, capsys) -
     assert "Fairness downstream (fairlearn)" in report
 
 
-def test_demo_job_publishes_the_bundled_adult_sample(tmp_path: Path, capsys) -> None:
-    code, summary = _run_json(capsys, "demo", "--out", str(tmp_path))
-    assert code == 0 and summary["rows"] == 32561
-    assert pq.read_table(summary["data"]).num_rows == 32561
-
-
 def test_sql_source_runs_end_to_end(tmp_path: Path, capsys, monkeypatch) -> None:
     database = tmp_path / "people.db"
     with sqlite3.connect(database) as connection:
