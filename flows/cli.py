@@ -92,6 +92,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if getattr(spec, "kind", None) == "images":
         from flows.images import synthesize_images as run
     else:
+        from flows.preflight import preflight
+
+        preflight(spec)  # a bad file or a missing tool: one line now, not after a server start
         from flows.synthesize import synthesize as run
 
     if getattr(args, "retrain", False) and getattr(spec, "kind", None) != "images":
@@ -127,9 +130,15 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
         raise SpecError("regenerate: no specs given and no jobs/*.yaml here")
     out = str(Path(args.out).resolve()) if args.out else None
     specs = [(path, load_spec(path, overrides=flag_overrides(out=out))) for path in paths]
+    reasons = [why_regenerate(spec) for _, spec in specs]
+    if not args.dry_run:
+        from flows.preflight import preflight
+
+        for (_, spec), reason in zip(specs, reasons, strict=True):
+            if reason is not None and getattr(spec, "kind", None) != "images":
+                preflight(spec)  # every job that will run is checked before any runs
     rows, failed = [], False
-    for path, spec in specs:
-        reason = why_regenerate(spec)
+    for (path, spec), reason in zip(specs, reasons, strict=True):
         row = {"job": spec.name, "spec": str(path), "reason": reason or "unchanged"}
         if reason is None:
             latest = Path(spec.output.path) / spec.name / "latest"
@@ -152,6 +161,19 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     else:
         _print_table(rows, ("job", "reason", "verdict", "output"))
     return EXIT_GATE if failed else EXIT_PUBLISHED
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Draft a job spec from a table; `synth run` accepts it as written."""
+    from flows.init import init_spec
+    from synth.io.draft import describe
+
+    flags = ("out", "name", "query", "url_env", "target", "delimiter", "encoding", "force")
+    options = {flag: getattr(args, flag) for flag in flags}
+    path, guesses = init_spec(args.source, sensitive=tuple(args.sensitive), **options)
+    print(f"wrote {path}: {describe(guesses)}")
+    print(f"review the guesses, then: synth run {path}")
+    return EXIT_PUBLISHED
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -308,6 +330,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(run)
     run.set_defaults(command=cmd_run)
+
+    init = sub.add_parser(
+        "init", help="draft a job spec from a table (a CSV or Parquet file, or a SQL query)"
+    )
+    init.add_argument(
+        "source",
+        nargs="?",
+        metavar="SOURCE",
+        help="a CSV or Parquet file, a Parquet folder, or a SQLAlchemy URL (with --query)",
+    )
+    init.add_argument("--query", help="the SQL query whose rows are the table")
+    init.add_argument(
+        "--url-env", metavar="VAR", help="read the SQL URL from this variable (keeps secrets out)"
+    )
+    init.add_argument("--target", metavar="COL", help="the column a model would predict")
+    init.add_argument(
+        "--sensitive",
+        metavar="COL",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="columns whose groups the bias checks judge",
+    )
+    init.add_argument("--name", help="job name (default: from the spec or source file name)")
+    init.add_argument("--out", metavar="SPEC", help="spec file to write (default: ./NAME.yaml)")
+    init.add_argument("--delimiter", help="CSV delimiter (default: guessed from the header)")
+    init.add_argument("--encoding", default="utf-8", help="CSV text encoding (default: utf-8)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing SPEC")
+    init.set_defaults(command=cmd_init)
 
     demo = sub.add_parser("demo", help="run examples/adult.yaml on the bundled Adult census sample")
     demo.add_argument("--out", help="output root (default: ./out)")

@@ -4,11 +4,12 @@ data) reach Prefect's logs or database."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from prefect import task
@@ -16,7 +17,7 @@ from prefect.cache_policies import NONE
 
 from schemas.errors import InternalError, SynthError
 
-__all__ = ["step"]
+__all__ = ["step", "synth_logs_to"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,6 +47,33 @@ def step(name: str, *, retries: int = 0) -> Callable[[F], Any]:
         )(guarded)
 
     return decorate
+
+
+@contextlib.contextmanager
+def synth_logs_to(run_logger: Any) -> Iterator[None]:
+    """For the duration of the block, INFO lines of synth's own loggers (a fit's epochs: losses
+    and seconds, aggregates only) go to the run's logger, so a long step shows its progress."""
+    source = logging.getLogger("synth")
+    handler = _Forward(run_logger)
+    level, propagate = source.level, source.propagate
+    source.addHandler(handler)
+    source.setLevel(logging.INFO)
+    source.propagate = False  # the run logger prints them already
+    try:
+        yield
+    finally:
+        source.removeHandler(handler)
+        source.setLevel(level)
+        source.propagate = propagate
+
+
+class _Forward(logging.Handler):
+    def __init__(self, target: Any) -> None:
+        super().__init__()
+        self.target = target
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.target.log(record.levelno, record.getMessage())
 
 
 def _sanitized(step_name: str, exc: Exception) -> InternalError:

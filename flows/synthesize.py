@@ -18,7 +18,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.partitions import combined, plan_work, run_partitions
-from flows.steps import step
+from flows.steps import step, synth_logs_to
 from schemas import Contract, GateFailed, JobSpec, load_spec
 from schemas.load import flag_overrides
 from schemas.spec import PrivacyChecks, Role, SampleSpec
@@ -38,6 +38,7 @@ from synth.sampling import (
     unconditioned_rows,
 )
 from synth.tabular import Engine, make_engine
+from synth.tabular.protection import DISCRETE_UP_TO, Protection, protect_values
 from validation import (
     CheckResult,
     Verdict,
@@ -52,6 +53,7 @@ from validation import (
 from validation.expectations import judge
 from validation.frames import modelled
 from validation.profile import distributions
+from validation.reference import reference, support
 from validation.report import render
 
 
@@ -92,6 +94,34 @@ def plan_sample(
     return batches, plan_weights(groups, train), fair
 
 
+@step("value protection")
+def protect(train: pd.DataFrame, contract: Contract, spec: JobSpec, plan: SampleSpec) -> Protection:
+    """The training rows with rare values replaced, before anything is planned or fitted on them;
+    a plan that asks for a protected category is a SpecError naming the column."""
+    settings = spec.model.value_protection
+    exact = spec.model.params.get("exact_up_to")  # numbers our codec keeps exactly: categories
+    protection = protect_values(
+        train,
+        contract,
+        min_count=settings.min_count,
+        seed=spec.sample.seed,
+        enabled=settings.enabled,
+        discrete_up_to=max(exact, DISCRETE_UP_TO) if isinstance(exact, int) else DISCRETE_UP_TO,
+    )
+    protection.check_plan(plan, contract)
+    done = protection.report()
+    if done["enabled"]:
+        get_run_logger().info(
+            "value protection: %d rare values replaced and %d + %d numbers clipped in %d "
+            "training rows",
+            done["protected_values"],
+            done["clipped_low"],
+            done["clipped_high"],
+            done["rows_changed"],
+        )
+    return protection
+
+
 @step("fit")
 def fit(
     train: pd.DataFrame, contract: Contract, spec: JobSpec, fingerprint: str, retrain: bool
@@ -114,7 +144,8 @@ def fit(
         len(train),
         len(contract.modelled),
     )
-    engine.fit(train[[c.name for c in contract.modelled]], contract, seed=spec.sample.seed)
+    with synth_logs_to(logger):  # the engine's progress (epochs), if it logs any
+        engine.fit(train[[c.name for c in contract.modelled]], contract, seed=spec.sample.seed)
     if store is None:
         return engine, {"model_cache": "off"}
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -181,7 +212,9 @@ def check_utility(
     contract: Contract,
     spec: JobSpec,
 ) -> CheckResult:
-    return utility.check(real, synthetic, holdout, contract, spec.checks.utility)
+    return utility.check(
+        real, synthetic, holdout, contract, spec.checks.utility, seed=spec.sample.seed
+    )
 
 
 @step("detection")
@@ -275,22 +308,42 @@ def run_checks(
     filtered: dict[str, Any] | None = None,
     weights: np.ndarray | None = None,
     fair: FairPlan | None = None,
+    batches: list[Batch] | None = None,
 ) -> tuple[list[CheckResult], list[dict[str, Any]]]:
     """The statistical checks over the seeded sample of the rows (expectations ran on every row,
-    partition by partition, as they were written)."""
-    checks = spec.checks
+    partition by partition, as they were written). Each compares with the real rows the plan
+    (`batches`) asks for: all of them for an unconditioned run, the matching ones for conditions."""
+    checks, seed = spec.checks, spec.sample.seed
+    real_train, real_holdout, private_train, private_holdout = train, holdout, train, holdout
+    if batches is not None:
+        groups = [(b.rows, b.conditions) for b in batches]
+        train_w, holdout_w = plan_weights(groups, train), plan_weights(groups, holdout)
+        real_train = reference(train, train_w, seed=seed)
+        real_holdout = reference(holdout, holdout_w, seed=seed + 1)
+        private_train, private_holdout = support(train, train_w), support(holdout, holdout_w)
+        if real_train is not train:
+            get_run_logger().info(
+                "checks compare with the real rows the plan asks for: %d training and %d holdout "
+                "rows (%d and %d for privacy)",
+                len(real_train),
+                len(real_holdout),
+                len(private_train),
+                len(private_holdout),
+            )
     results = []
     if checks.quality.enabled:
-        results.append(check_quality(train, synthetic, contract, spec))
+        results.append(check_quality(real_train, synthetic, contract, spec))
     if checks.utility.enabled:
-        results.append(check_utility(train, synthetic, holdout, contract, spec))
+        results.append(check_utility(real_train, synthetic, real_holdout, contract, spec))
     if checks.detection.enabled:
-        results.append(check_detection(train, synthetic, contract, spec))
+        results.append(check_detection(real_train, synthetic, contract, spec))
     if checks.privacy.enabled:
-        results.append(check_privacy(train, holdout, synthetic, real, contract, spec, filtered))
+        results.append(
+            check_privacy(private_train, private_holdout, synthetic, real, contract, spec, filtered)
+        )
     if checks.bias.enabled:
         results.append(check_bias(train, holdout, synthetic, contract, spec, weights, fair))
-    return results, profile(train, synthetic, contract, spec)
+    return results, profile(real_train, synthetic, contract, spec)
 
 
 @step("gate")
@@ -341,9 +394,10 @@ def synthesize(
     frame, fingerprint = ingest(spec)
     contract, typed, plan = check_contract(frame, spec, fingerprint)
     train, holdout = split(typed, spec)
-    batches, weights, fair = plan_sample(plan, train, contract)
+    protected = protect(train, contract, spec, plan)  # checks still compare with the real rows
+    batches, weights, fair = plan_sample(plan, protected.train, contract)
     try:
-        model, cache = fit(train, contract, spec, fingerprint, retrain)
+        model, cache = fit(protected.train, contract, spec, fingerprint, retrain)
         row_filter, floor = None, None
         if spec.sample.privacy_filter.enabled:
             row_filter, floor = privacy_filter(train, holdout, contract, spec)
@@ -364,14 +418,14 @@ def synthesize(
                 tally["shortfall"],
             )
         results, charts = run_checks(
-            synthetic, train, holdout, typed, contract, spec, filtered, weights, fair
+            synthetic, train, holdout, typed, contract, spec, filtered, weights, fair, batches
         )
         verdict = gate([*([expected] if expected is not None else []), *results])
         metrics = build_metrics(
             spec=spec,
             run_id=folders.run_id,
             contract=contract,
-            engine_info={**model.info(), **cache},
+            engine_info={**model.info(), **cache, "value_protection": protected.report()},
             rows=staged.rows,
             train_rows=len(train),
             holdout_rows=len(holdout),

@@ -116,14 +116,18 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _anchor_paths(spec: JobSpec | ImageJobSpec, base_dir: Path) -> JobSpec | ImageJobSpec:
+    """Relative paths become absolute, whatever folder the spec was named from: a spec loaded as
+    `examples/adult.yaml` and as `/abs/examples/adult.yaml` must be one spec (its fingerprint,
+    which `synth regenerate` compares with the last run's, includes the source path)."""
+    base = base_dir.resolve()
     updates: dict[str, Any] = {}
     source: dict[str, Path] = {}
     for field in ("path", "extra_csv"):
         value = getattr(spec.source, field, None)
         if value is not None and not value.is_absolute():
-            source[field] = base_dir / value
+            source[field] = base / value
     if source:
         updates["source"] = spec.source.model_copy(update=source)
     if not spec.output.path.is_absolute():
-        updates["output"] = spec.output.model_copy(update={"path": base_dir / spec.output.path})
+        updates["output"] = spec.output.model_copy(update={"path": base / spec.output.path})
     return spec.model_copy(update=updates) if updates else spec

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -93,6 +94,13 @@ class ColumnSpec(_Strict):
     )
     datetime_format: str | None = Field(default=None, description="strftime format to parse.")
     constraints: ColumnConstraints = ColumnConstraints()
+    bands: list[float | str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Increasing edges that cut a numerical or datetime column into bands "
+        "('< e1', '[e1, e2)', ..., '>= en'): its groups in the bias check, rebalance and parity. "
+        "Default: a few bands near its quantiles, each with at least bias.min_count rows.",
+    )
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -104,6 +112,33 @@ class ColumnSpec(_Strict):
     def _pii_kind_needs_pii_role(self) -> ColumnSpec:
         if self.pii_kind is not None and Role.pii not in self.roles:
             raise ValueError("pii_kind is only allowed on a column with role pii")
+        return self
+
+    @field_validator("bands", mode="before")
+    @classmethod
+    def _dates_as_text(cls, bands: Any) -> Any:
+        # YAML reads 2020-01-01 as a date; keep it as ISO text, which a datetime column parses
+        if isinstance(bands, list):
+            return [b.isoformat() if isinstance(b, date) else b for b in bands]
+        return bands
+
+    @model_validator(mode="after")
+    def _bands_are_increasing_edges(self) -> ColumnSpec:
+        if self.bands is None:
+            return self
+        if self.type is ColumnType.numerical:
+            if any(isinstance(b, str) for b in self.bands):
+                raise ValueError("bands: edges of a numerical column are numbers")
+            edges: list[Any] = list(self.bands)
+        elif self.type is ColumnType.datetime:
+            try:
+                edges = [datetime.fromisoformat(str(b)) for b in self.bands]
+            except ValueError:
+                raise ValueError("bands: edges of a datetime column are ISO dates") from None
+        else:
+            raise ValueError("bands are only allowed on a numerical or datetime column")
+        if any(edges[k + 1] <= edges[k] for k in range(len(edges) - 1)):
+            raise ValueError("bands: edges must increase")
         return self
 
 
@@ -229,6 +264,24 @@ class DifferentialPrivacy(_Strict):
     max_grad_norm: float = Field(default=1.0, gt=0, description="Per-row gradient clipping norm.")
 
 
+class ValueProtection(_Strict):
+    """Rare values never leave: applied to the training rows before any engine fits, so neither
+    the stored model nor the output holds them (synth/tabular/protection.py)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Off only for negative controls (e.g. a copying engine the privacy gate must "
+        "still catch).",
+    )
+    min_count: int = Field(
+        default=5,
+        ge=2,
+        description="A category, fixed combination or value of a number with few distinct values "
+        "held by fewer training rows is replaced by a common one; numbers and dates are clipped "
+        "to their min_count-th smallest and largest training values.",
+    )
+
+
 class ModelSpec(_Strict):
     engine: EngineName = "autoregressive"
     params: dict[str, Any] = Field(default_factory=dict)
@@ -238,6 +291,7 @@ class ModelSpec(_Strict):
         "and code (`synth run --retrain` fits anew); see synth/io/model_store.py.",
     )
     differential_privacy: DifferentialPrivacy | None = None
+    value_protection: ValueProtection = ValueProtection()
 
     @model_validator(mode="after")
     def _dp_needs_our_engine(self) -> ModelSpec:
@@ -518,7 +572,8 @@ class BiasChecks(_Strict):
         le=1.0,
         description="A model trained on synthetic rows may be this much less fair (demographic "
         "parity difference, equalized odds difference on the holdout) than one trained on real "
-        "rows.",
+        "rows; it fails only when the lower confidence bound (at `significance`, paired bootstrap "
+        "over the holdout rows) of the difference exceeds this.",
     )
     significance: float = Field(
         default=0.01,
@@ -665,18 +720,19 @@ class JobSpec(_Strict):
         for column in names:
             self._require_grouping_column("output.partition_by", column)
 
-    def _require_grouping_column(self, where: str, column: str) -> None:
+    def _require_grouping_column(self, where: str, column: str, *, banded: bool = False) -> None:
         """Groups (rebalancing, parity, output folders) need a declared, modelled categorical or
-        boolean column."""
+        boolean column; rebalance and parity groups may also be the bands of a numerical or
+        datetime column."""
         spec = self.dataset.columns.get(column)
         if spec is None:
             raise ValueError(f"{where}: column {column!r} is not declared")
-        if spec.type not in (ColumnType.categorical, ColumnType.boolean) or spec.roles & {
-            Role.pii,
-            Role.key,
-        }:
+        kinds = [ColumnType.categorical, ColumnType.boolean]
+        kinds += [ColumnType.numerical, ColumnType.datetime] if banded else []
+        if spec.type not in kinds or spec.roles & {Role.pii, Role.key}:
             raise ValueError(
                 f"{where}: column {column!r} must be a modelled categorical or boolean column"
+                + (" or a numerical or datetime one (grouped in bands)" if banded else "")
             )
 
     def _fair_sampling_names_categorical_columns(self) -> None:
@@ -696,7 +752,7 @@ class JobSpec(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("sample.rebalance: a column is rebalanced twice")
         for where, column in grouped:
-            self._require_grouping_column(where, column)
+            self._require_grouping_column(where, column, banded=where != "sample.parity.target")
         if parity is not None and parity.column == (parity.target or targets[0]):
             raise ValueError("sample.parity: the group column and the target are the same column")
 

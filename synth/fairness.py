@@ -8,6 +8,10 @@ table as little as it must, so associations between the columns (sex x race, say
 cell is then sampled with the engine's conditional sampling: no rows are generated to be thrown
 away, and the shares land exactly (up to rounding one row).
 
+A numerical or datetime column takes part by its bands (synth.bands): shares are keyed by band
+label, and a cell conditions on a `Band`, which the sampler meets by keeping the engine's rows
+inside it; no real value of the column ever becomes a condition.
+
 `plan_weights` turns any sample plan (these cells, explicit conditions, unconditioned rows) into
 weights on the real rows, so the bias check can say what share and outcome rate each group should
 have if the engine reproduces the real conditionals.
@@ -16,7 +20,7 @@ have if the engine reproduces the real conditionals.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +29,7 @@ import pandas as pd
 from schemas.contract import Contract
 from schemas.errors import SpecError
 from schemas.spec import Role, SampleSpec
+from synth.bands import Band, Bands, bands_for
 
 __all__ = ["FairPlan", "fair_cells", "plan_weights", "positive_class"]
 
@@ -40,6 +45,7 @@ class FairPlan:
     target: str | None = None
     positive: Any = None
     rate: float | None = None
+    bands: dict[str, Bands] = field(default_factory=dict)  # the banded columns' bands
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,40 +73,82 @@ def positive_class(values: pd.Series, given: Any = None) -> Any:
 
 
 def fair_cells(
-    plan: SampleSpec, train: pd.DataFrame, contract: Contract, rows: int
+    plan: SampleSpec, train: pd.DataFrame, contract: Contract, rows: int, *, min_count: int = 30
 ) -> tuple[list[tuple[int, dict[str, Any]]], FairPlan]:
-    """The `rows` unconditioned rows as (rows, conditions) cells meeting rebalance and parity."""
+    """The `rows` unconditioned rows as (rows, conditions) cells meeting rebalance and parity.
+    A numerical or datetime column's cells are its bands (quantile bands hold `min_count` rows)."""
+    grouped = [r.column for r in plan.rebalance]
+    grouped += [plan.parity.column] if plan.parity is not None else []
+    bands = {c: _bands(contract, train, c, min_count) for c in grouped}
+    bands = {c: b for c, b in bands.items() if b is not None}
     shares = {
-        r.column: _typed_shares(r.shares, contract, r.column, i)
+        r.column: _typed_shares(r.shares, contract, r.column, i, bands.get(r.column))
         for i, r in enumerate(plan.rebalance)
     }
     parity = plan.parity
-    fair = FairPlan(shares)
+    fair = FairPlan(shares, bands=bands)
     columns = list(shares)
     if parity is not None:
         target = parity.target or contract.with_role(Role.target)[0]
         positive = positive_class(train[target], parity.positive)
         real = train[target].dropna()
         rate = parity.rate if parity.rate is not None else float((real == positive).mean())
-        fair = FairPlan(shares, parity.column, target, positive, rate)
+        fair = FairPlan(shares, parity.column, target, positive, rate, bands)
         columns += [c for c in (parity.column, target) if c not in columns]
-    known = train[columns].dropna()
+    # a banded column takes part by its band labels ("" where missing, like a missing value)
+    table = pd.DataFrame(
+        {c: _band_or_missing(bands[c], train[c]) if c in bands else train[c] for c in columns}
+    )
+    known = table.dropna()
     levels = [sorted(known[c].unique(), key=str) for c in columns]
     index = pd.MultiIndex.from_product(levels, names=columns)
     counts = known.value_counts().reindex(index, fill_value=0).to_numpy(dtype="float64")
-    table = _rake(counts.reshape([len(v) for v in levels]), columns, levels, fair)
-    allotted = _allot(table.ravel(), rows)
+    raked = _rake(counts.reshape([len(v) for v in levels]), columns, levels, fair)
+    allotted = _allot(raked.ravel(), rows)
     cells = [
-        (int(n), dict(zip(columns, key, strict=True)))
+        (int(n), {c: bands[c][v] if c in bands else v for c, v in zip(columns, key, strict=True)})
         for n, key in zip(allotted, index, strict=True)
         if n > 0
     ]
     return cells, fair
 
 
+def _band_or_missing(bands: Bands, values: pd.Series) -> pd.Series:
+    labels = bands.label(values)
+    return pd.Series(np.where(labels == "", None, labels), index=values.index, dtype=object)
+
+
+def _bands(contract: Contract, train: pd.DataFrame, column: str, min_count: int) -> Bands | None:
+    if contract[column].categories is not None:
+        return None  # categorical or boolean: grouped by value
+    bands = bands_for(contract[column], train[column], min_count=min_count)
+    if bands is None:
+        raise SpecError(
+            f"sample: column {column!r} has too few rows for two bands of {min_count}; "
+            "declare its bands"
+        )
+    return bands
+
+
 def _typed_shares(
-    shares: Mapping[str, float], contract: Contract, column: str, i: int
+    shares: Mapping[str, float],
+    contract: Contract,
+    column: str,
+    i: int,
+    bands: Bands | None = None,
 ) -> dict[Any, float]:
+    if bands is not None:
+        by_text = {"".join(label.split()): label for label in bands.labels}  # spaces don't count
+        typed_bands = {}
+        for name, share in shares.items():
+            label = by_text.get("".join(str(name).split()))
+            if label is None:
+                raise SpecError(
+                    f"sample.rebalance[{i}].shares: {name!r} is not a band of column {column!r}; "
+                    f"its bands are {', '.join(repr(b) for b in bands.labels)}"
+                )
+            typed_bands[label] = share
+        return typed_bands
     categories = contract[column].categories or ()
     fold = str.lower if contract[column].physical == "bool" else str
     typed = {}
@@ -170,14 +218,18 @@ def _allot(shares: np.ndarray, rows: int) -> np.ndarray:
 
 def plan_weights(groups: Sequence[tuple[int, Mapping[str, Any]]], real: pd.DataFrame) -> np.ndarray:
     """Weights on the real rows such that the weighted real table is what the plan asks the engine
-    for: each group of `rows` spreads them evenly over the real rows meeting its conditions."""
+    for: each group of `rows` spreads them evenly over the real rows meeting its conditions (a
+    `Band` condition: the rows inside it)."""
     weights = np.zeros(len(real))
     for rows, conditions in groups:
         if rows <= 0:
             continue
         match = np.ones(len(real), dtype=bool)
         for column, value in conditions.items():
-            match &= (real[column] == value).fillna(False).to_numpy(dtype=bool)
+            if isinstance(value, Band):
+                match &= value.contains(real[column])
+            else:
+                match &= (real[column] == value).fillna(False).to_numpy(dtype=bool)
         if match.any():
             weights[match] += rows / match.sum()
     return weights

@@ -67,6 +67,7 @@ def build_metrics(
             "fit_seconds": engine_info.get("fit_seconds"),
             "model_cache": engine_info.get("model_cache"),
             "differential_privacy": engine_info.get("differential_privacy"),
+            "value_protection": engine_info.get("value_protection"),
             "seed": spec.sample.seed,
             "rows": rows,
             "train_rows": train_rows,

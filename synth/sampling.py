@@ -2,6 +2,13 @@
 
 A batch's rows depend only on (seed, batch index), never on how many workers sample, so a distributed
 run writes the same data as a single process. Memory is bounded by the batch size.
+
+A condition may be a `Band` (a range of a numerical or datetime column, from rebalance or parity
+by bands). Engines condition on exact values only, and conditioning on real values drawn from the
+band would make real values conditions (and give the model's within-band spread up for the real
+one), so a band is met by rejection instead: the engine samples with the exact conditions, the rows
+inside the band are kept, and fresh seeded draws top the batch up. Bands hold at least min_count
+real rows (or are declared), so an engine that reproduces the data keeps a fair share of its draws.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import pandas as pd
 from schemas.contract import ColumnContract, Contract
 from schemas.errors import DataError, SpecError
 from schemas.spec import SampleSpec
+from synth.bands import Band
 from synth.pii import Digests, fake_pool, key_values, pick_fakes, unique_fakes
 from synth.tabular.base import Engine
 
@@ -24,6 +32,7 @@ __all__ = [
     "Identifiers",
     "RowFilter",
     "conform",
+    "draw",
     "iter_batches",
     "plan_batches",
     "plan_groups",
@@ -127,6 +136,53 @@ def _typed(value: Any, column: ColumnContract, i: int) -> Any:
     return round(number) if column.physical == "int64" else number
 
 
+_MAX_DRAW = 200_000  # rows drawn at once while filling a band: bounds memory
+_BAND_BUDGET = 20_000_000  # rows drawn for one band cell before it is given up
+_BAND_STREAM = 0x62616E64  # keeps band top-up seeds apart from the row filter's
+
+
+def draw(
+    engine: Engine, rows: int, *, seed: int, conditions: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """`rows` rows from the engine meeting `conditions`: exact values go to the engine, a `Band`
+    is met by keeping the rows inside it and drawing more from fresh seeds until there are enough.
+    """
+    bands = {c: v for c, v in (conditions or {}).items() if isinstance(v, Band)}
+    exact = {c: v for c, v in (conditions or {}).items() if c not in bands} or None
+    if not bands:
+        return engine.sample(rows, seed=seed, conditions=exact)
+    kept: list[pd.DataFrame] = []
+    have = drawn = inside_total = attempt = 0
+    while have < rows:
+        need = rows - have
+        share = max(inside_total, 1) / drawn if drawn else 0.5  # first guess: half land inside
+        if drawn >= _MAX_DRAW and drawn + need / share > _BAND_BUDGET:
+            break  # the model (nearly) never generates this band: give up early
+        size = int(min(_MAX_DRAW, max(64, need / share * 1.2 + 16)))
+        round_seed = (
+            seed
+            if attempt == 0
+            else int(np.random.SeedSequence([seed, _BAND_STREAM, attempt]).generate_state(1)[0])
+        )
+        frame = engine.sample(size, seed=round_seed, conditions=exact)
+        inside = np.ones(len(frame), dtype=bool)
+        for column, band in bands.items():
+            inside &= band.contains(frame[column])
+        drawn += len(frame)
+        inside_total += int(inside.sum())
+        kept.append(frame[inside].iloc[:need])
+        have += len(kept[-1])
+        attempt += 1
+    if have < rows:
+        where = ", ".join(f"{c} in {b.label}" for c, b in bands.items())
+        raise DataError(
+            f"sample: the model puts {inside_total} of {drawn} drawn rows in the cell {where}; "
+            f"{rows} were asked for (rebalance or parity asks more of this band than the model "
+            "generates)"
+        )
+    return pd.concat(kept, ignore_index=True)
+
+
 @dataclass(frozen=True)
 class Identifiers:
     """What replaces the unmodelled columns: fake pools (drawn once per run) and key offsets."""
@@ -177,7 +233,7 @@ class RowFilter:
                 break
             need = batch.rows - have
             seed = int(np.random.SeedSequence([batch.seed, attempt]).generate_state(1)[0])
-            extra = engine.sample(need + max(16, need // 2), seed=seed, conditions=conditions)
+            extra = draw(engine, need + max(16, need // 2), seed=seed, conditions=conditions)
             extra = extra[self.keep(extra)].iloc[:need]
             kept.append(extra)
             have += len(extra)
@@ -198,7 +254,7 @@ def sample_batch(
     With a `row_filter`, rejected rows are replaced; a batch it cannot fill comes back short (the
     expectations' row count and the privacy check then fail the gate).
     """
-    modelled = engine.sample(batch.rows, seed=batch.seed, conditions=batch.conditions or None)
+    modelled = draw(engine, batch.rows, seed=batch.seed, conditions=batch.conditions or None)
     if len(modelled) != batch.rows:
         raise DataError(f"engine returned {len(modelled)} rows for a batch of {batch.rows}")
     if row_filter is not None:

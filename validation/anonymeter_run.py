@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["AnonymeterUnavailable", "evaluate", "interpreter"]
+__all__ = ["AnonymeterUnavailable", "evaluate", "installed_venvs", "interpreter"]
 
 ENV_PYTHON = "SYNTH_ANONYMETER_PYTHON"
 WORKER = Path(__file__).with_name("anonymeter_worker.py")
@@ -38,7 +38,8 @@ class AnonymeterUnavailable(Exception):
 
 def interpreter(settings: Any) -> str:
     """The Python that runs anonymeter: ``settings.python``, else $SYNTH_ANONYMETER_PYTHON,
-    else this interpreter if it can import anonymeter."""
+    else this interpreter if it can import anonymeter, else a ``.venv-anonymeter`` that
+    ``make anonymeter`` built (see `installed_venvs`)."""
     configured = getattr(settings, "python", None)
     if configured:
         return _checked(Path(configured), "checks.privacy.anonymeter.python")
@@ -47,10 +48,24 @@ def interpreter(settings: Any) -> str:
         return _checked(Path(from_env), ENV_PYTHON)
     if importlib.util.find_spec("anonymeter") is not None:
         return sys.executable
+    for candidate in installed_venvs():
+        try:
+            return _checked(candidate, str(candidate))
+        except AnonymeterUnavailable:
+            continue  # a half-built venv: try the next place, then say how to build one
     raise AnonymeterUnavailable(
         "anonymeter is not installed: run `make anonymeter` (a separate venv) or set "
         f"{ENV_PYTHON} or checks.privacy.anonymeter.python"
     )
+
+
+def installed_venvs() -> list[Path]:
+    """Where `make anonymeter` leaves its interpreter: beside the running venv (`.venv/bin/synth`
+    next to `.venv-anonymeter`), and in this checkout's root (editable installs). Only the
+    Makefile exports $SYNTH_ANONYMETER_PYTHON, so a plain `.venv/bin/synth` looks here."""
+    places = [Path(sys.prefix).parent, Path(__file__).resolve().parent.parent]
+    found = [place / ".venv-anonymeter" / "bin" / "python" for place in places]
+    return [path for path in dict.fromkeys(found) if path.is_file()]
 
 
 def _checked(path: Path, source: str) -> str:

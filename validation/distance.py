@@ -4,7 +4,9 @@ Every modelled column contributes at most 1 to the squared distance between two 
 - numbers and dates are mapped to their quantile among the reference (training) rows, so a column's
   scale and skew do not matter, and a missing value is one more dimension (present 0, missing 1);
 - categories are one-hot over the contract's domain plus a missing slot, scaled by 1/sqrt(2), so two
-  different categories are exactly 1 apart.
+  different categories are exactly 1 apart; a wide column (ZIP codes: tens of thousands of values)
+  is kept as one code per row instead, and two rows that differ on it add exactly 1 too, so its
+  memory is 4 bytes a row whatever its cardinality.
 
 Nearest neighbours are exact, by brute force in torch, in chunks: scikit-learn's tree searches take
 minutes on 30k x 30k rows of ~100 dimensions, a chunked matrix product takes seconds. Rows that are
@@ -23,9 +25,35 @@ import torch
 from schemas.contract import Contract
 from validation.frames import features
 
-__all__ = ["Encoder", "nearest", "row_hashes"]
+__all__ = ["Encoder", "Points", "nearest", "row_hashes"]
 
 _CHUNK_CELLS = 1 << 22  # query rows x reference rows per matrix product (32 MiB at float64)
+# Categorical columns with at least this many categories are compared by code instead of one-hot:
+# one comparison per pair of rows costs about what 40 one-hot dimensions of the matrix product do
+# (measured), and takes 4 bytes a row instead of 8 per category.
+_ONE_HOT_MAX = 64
+
+
+@dataclass(frozen=True)
+class Points:
+    """Encoded rows: dense coordinates, and the codes of wide categorical columns, each adding 1
+    to the squared distance between two rows that differ on it (as a one-hot would, without its
+    width: a 40,000-value column is one int32 per row, not 40,000 floats)."""
+
+    dense: np.ndarray
+    codes: np.ndarray  # (rows, wide columns), int32
+
+    def __len__(self) -> int:
+        return len(self.dense)
+
+    def __getitem__(self, rows: slice | np.ndarray) -> Points:
+        return Points(self.dense[rows], self.codes[rows])
+
+    @classmethod
+    def of(cls, points: Points | np.ndarray) -> Points:
+        if isinstance(points, Points):
+            return points
+        return cls(points, np.zeros((len(points), 0), dtype=np.int32))
 
 
 @dataclass(frozen=True)
@@ -49,19 +77,30 @@ class Encoder:
         return cls(contract, numbers, domains)
 
     @property
-    def dimensions(self) -> int:
-        return 2 * len(self.sorted_numbers) + sum(n + 1 for n in self.domains.values())
+    def one_hot(self) -> dict[str, int]:
+        """Categorical columns encoded one-hot (the others are compared by code)."""
+        return {name: n for name, n in self.domains.items() if n < _ONE_HOT_MAX}
 
-    def transform(self, frame: pd.DataFrame, dtype: np.dtype = np.float64) -> np.ndarray:
+    @property
+    def dimensions(self) -> int:
+        return 2 * len(self.sorted_numbers) + sum(n + 1 for n in self.one_hot.values())
+
+    def transform(self, frame: pd.DataFrame, dtype: np.dtype = np.float64) -> Points:
         table = features(frame, self.contract)
         out = np.zeros((len(table), self.dimensions), dtype=dtype)
+        one_hot = self.one_hot
+        wide = [name for name in self.domains if name not in one_hot]
+        coded = np.zeros((len(table), len(wide)), dtype=np.int32)
         at = 0
         for name, values in table.items():
             if name in self.domains:
                 codes = values.cat.codes.to_numpy()  # -1: missing (or outside the domain)
                 slots = np.where(codes < 0, self.domains[name], codes)
-                out[np.arange(len(table)), at + slots] = np.sqrt(0.5)
-                at += self.domains[name] + 1
+                if name in one_hot:
+                    out[np.arange(len(table)), at + slots] = np.sqrt(0.5)
+                    at += self.domains[name] + 1
+                else:
+                    coded[:, wide.index(name)] = slots
             else:
                 x = values.to_numpy(dtype="float64")
                 ref = self.sorted_numbers[name]
@@ -71,7 +110,7 @@ class Encoder:
                     out[:, at] = np.where(missing, 0.0, rank / (2.0 * len(ref)))
                 out[:, at + 1] = missing
                 at += 2
-        return out
+        return Points(out, coded)
 
 
 def row_hashes(frame: pd.DataFrame, contract: Contract) -> np.ndarray:
@@ -80,29 +119,35 @@ def row_hashes(frame: pd.DataFrame, contract: Contract) -> np.ndarray:
 
 
 def nearest(
-    query: np.ndarray,
-    reference: np.ndarray,
+    query: Points | np.ndarray,
+    reference: Points | np.ndarray,
     k: int = 1,
     *,
     same: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Euclidean distances to the k nearest reference rows (ascending) and their indices.
 
-    `same`, if given, is a boolean vector over the query rows: True where the row is known to be
-    identical to some reference row; its nearest distance is then exactly 0.
+    Memory is bounded by the chunk (about `_CHUNK_CELLS` query x reference cells), not by the row
+    counts. `same`, if given, is a boolean vector over the query rows: True where the row is known
+    to be identical to some reference row; its nearest distance is then exactly 0.
     """
+    query, reference = Points.of(query), Points.of(reference)
     if len(reference) < k:
         raise ValueError(f"need at least {k} reference rows, got {len(reference)}")
-    ref = torch.from_numpy(np.ascontiguousarray(reference))
+    ref = torch.from_numpy(np.ascontiguousarray(reference.dense))
     ref_t = ref.T.contiguous()
     ref_norm = (ref * ref).sum(1)
+    ref_codes = torch.from_numpy(np.ascontiguousarray(reference.codes.T))
     chunk = max(1, _CHUNK_CELLS // max(len(reference), 1))
     dist = np.empty((len(query), k), dtype=np.float64)
     index = np.empty((len(query), k), dtype=np.int64)
     for start in range(0, len(query), chunk):
-        q = torch.from_numpy(np.ascontiguousarray(query[start : start + chunk]))
+        q = torch.from_numpy(np.ascontiguousarray(query.dense[start : start + chunk]))
         # |q - r|^2 = |q|^2 + |r|^2 - 2 q.r; |q|^2 does not change the order, so add it after top-k
         partial = torch.addmm(ref_norm, q, ref_t, beta=1.0, alpha=-2.0)
+        q_codes = torch.from_numpy(np.ascontiguousarray(query.codes[start : start + chunk]))
+        for column, codes in enumerate(ref_codes):
+            partial += q_codes[:, column, None] != codes[None, :]
         values, where = torch.topk(partial, k, dim=1, largest=False)
         values += (q * q).sum(1, keepdim=True)
         dist[start : start + len(q)] = values.clamp_min(0).sqrt().double().numpy()

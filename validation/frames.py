@@ -49,8 +49,11 @@ def features(
             continue
         values = frame[c.name]
         if c.type is ColumnType.datetime:
-            seconds = pd.to_datetime(values, utc=True).astype("int64") / 1e9
-            out[c.name] = seconds.where(values.notna(), np.nan).astype("float64")
+            # by difference, not astype("int64"): that counts in the column's own unit, and the
+            # real rows (Arrow: microseconds) and an engine's (nanoseconds) differ in it
+            stamps = pd.to_datetime(values, utc=True)
+            seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+            out[c.name] = pd.Series(seconds, index=values.index).astype("float64")
         elif c.type is ColumnType.numerical:
             out[c.name] = pd.to_numeric(values, errors="coerce").astype("float64")
         else:

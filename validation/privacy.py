@@ -37,7 +37,7 @@ from schemas.contract import Contract
 from schemas.spec import ColumnType, PrivacyChecks, Role
 from validation import pii_scan
 from validation.anonymeter_run import AnonymeterUnavailable
-from validation.distance import Encoder, nearest, row_hashes
+from validation.distance import Encoder, Points, nearest, row_hashes
 from validation.frames import codes, features
 from validation.result import CheckResult
 
@@ -234,7 +234,7 @@ class DistanceGuard:
     data has duplicates and that quantile is 0)."""
 
     encoder: Encoder
-    train_points: np.ndarray
+    train_points: Points
     train_hashes: np.ndarray
     threshold: float
     quantile: float
@@ -293,9 +293,9 @@ class _Points:
     """The samples encoded once, with row hashes for exact matches."""
 
     encoder: Encoder
-    train: np.ndarray
-    holdout: np.ndarray
-    synthetic: np.ndarray
+    train: Points
+    holdout: Points
+    synthetic: Points
     train_hash: np.ndarray
     holdout_hash: np.ndarray
     synthetic_hash: np.ndarray

@@ -4,6 +4,11 @@ SDMetrics' Column Pair Trends scores only some pairs and barely moves when an en
 dependence (on Adult an independent-columns baseline scores 0.74 against GaussianCopula's 0.75), so
 the check also measures association directly: Cramer's V of every pair of modelled columns (numbers
 binned at the real deciles), real against synthetic. The heatmap in the report is built from it.
+A wide categorical column (more than `_LEVELS` categories) keeps its most frequent real categories
+and folds the rest into one, for SDMetrics' reports and for the association, as numbers are binned:
+a ZIP code's tens of thousands of values, a few rows each, differ between two honest samples by
+noise alone, would make any pair look associated by chance, and need a table per pair as large as
+the product of two cardinalities. Cramer's V itself is summed over observed cells only.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ __all__ = ["association", "check"]
 
 NAME = "quality"
 _STRONG = 0.1  # pairs whose real association is weaker than this are not counted as dependence
+_LEVELS = 64  # categories kept per column (Adult's widest has 42)
+_OTHER = "\x1f<other>"  # the folded categories, as SDMetrics sees them (never reported)
 
 
 def check(
@@ -36,6 +43,7 @@ def check(
     from sdmetrics.reports import DiagnosticReport, QualityReport
 
     real_t, synthetic_t = modelled(real, contract), modelled(synthetic, contract)
+    _fold_wide(real_t, synthetic_t, contract)
     meta = metadata(contract)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -83,6 +91,13 @@ def association(real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract)
     edges = decile_edges(real_table)
     real_codes = codes(real_table, edges)
     synthetic_codes = codes(features(synthetic, contract), edges)
+    for name, values in real_table.items():
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            keep = _top_codes(real_codes[name])
+            real_codes[name] = np.where(np.isin(real_codes[name], keep), real_codes[name], -1)
+            synthetic_codes[name] = np.where(
+                np.isin(synthetic_codes[name], keep), synthetic_codes[name], -1
+            )
     size = len(names)
     real_v, synthetic_v = np.eye(size), np.eye(size)
     kept = []
@@ -103,17 +118,43 @@ def association(real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract)
     }
 
 
+def _fold_wide(real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract) -> None:
+    """Wide categorical columns keep their `_LEVELS` - 1 most frequent real categories and fold
+    the rest into one, in place: SDMetrics compares every category's share, and on a ZIP code's
+    tens of thousands of values, a few rows each, two honest samples differ by sampling noise alone
+    (column pair trends 0.35 for a fresh draw of the population)."""
+    for c in contract.modelled:
+        if c.categories is None or len(c.categories) <= _LEVELS:
+            continue
+        counts = real[c.name].value_counts(sort=False)
+        order = np.lexsort((np.arange(len(counts)), -counts.to_numpy()))
+        keep = set(counts.index[order[: _LEVELS - 1]])
+        for frame in (real, synthetic):
+            values = frame[c.name]
+            frame[c.name] = values.where(values.isna() | values.isin(keep), _OTHER)
+
+
+def _top_codes(values: np.ndarray) -> np.ndarray:
+    """The `_LEVELS` - 1 most frequent codes (ties to the smaller code), or every code if fewer."""
+    found, counts = np.unique(values, return_counts=True)
+    if len(found) <= _LEVELS:
+        return found
+    return found[np.lexsort((found, -counts))[: _LEVELS - 1]]
+
+
 def _cramers_v(a: np.ndarray, b: np.ndarray) -> float:
+    """Cramer's V over the observed cells: chi2 = n * (sum of O^2 / (row total * column total) - 1),
+    the usual sum over every cell, without building the table."""
     if len(a) == 0:
         return 0.0
     _, a = np.unique(a, return_inverse=True)
     _, b = np.unique(b, return_inverse=True)
-    table = np.zeros((a.max() + 1, b.max() + 1))
-    np.add.at(table, (a, b), 1)
-    n = table.sum()
-    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / n
-    chi2 = float(((table - expected) ** 2 / np.where(expected > 0, expected, 1)).sum())
-    k = min(table.shape) - 1
+    rows, columns = np.bincount(a), np.bincount(b)
+    cells, observed = np.unique(a.astype(np.int64) * len(columns) + b, return_counts=True)
+    n = len(a)
+    expected = rows[cells // len(columns)] * columns[cells % len(columns)].astype("float64")
+    chi2 = max(0.0, n * (float(np.sum(observed.astype("float64") ** 2 / expected)) - 1.0))
+    k = min(len(rows), len(columns)) - 1
     return 0.0 if k <= 0 else math.sqrt(chi2 / n / k)
 
 

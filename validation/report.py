@@ -53,10 +53,28 @@ def render(metrics: dict[str, Any]) -> str:
     parts.append("<h2>Contract</h2>")
     parts += [f"<p>{escape(note)}</p>" for note in metrics.get("contract_notes", [])]
     parts.append(_table(metrics["contract"]))
+    parts.append(_protection(run.get("value_protection")))
     parts.append("<h2>Run</h2>")
-    parts.append(_table([{"field": k, "value": v} for k, v in run.items()]))
+    shown = {k: v for k, v in run.items() if k != "value_protection"}
+    parts.append(_table([{"field": k, "value": v} for k, v in shown.items()]))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _protection(done: dict[str, Any] | None) -> str:
+    """What value protection changed in the training rows: counts per column, never values."""
+    if not done:
+        return ""
+    if not done.get("enabled"):
+        return "<h2>Value protection</h2><p class=fail>off: rare values may leave</p>"
+    line = (
+        f"Values held by fewer than {done['min_count']} training rows never leave: "
+        f"{done['protected_values']} rare values replaced, {done['clipped_low']} + "
+        f"{done['clipped_high']} numbers clipped (low + high), {done['rows_changed']} training "
+        "rows changed."
+    )
+    rows = [{"column": name, **counts} for name, counts in done["columns"].items()]
+    return f"<h2>Value protection</h2><p>{escape(line)}</p>" + (_table(rows) if rows else "")
 
 
 def head(run: dict[str, Any], verdict: dict[str, Any], *, title: str = "", style: str = "") -> str:

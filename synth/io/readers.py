@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -11,7 +14,10 @@ import pandas as pd
 from schemas.errors import DataError
 from schemas.spec import CsvSource, ParquetSource, SourceSpec, SqlSource
 
-__all__ = ["read_source", "source_fingerprint", "source_label"]
+__all__ = ["guess_delimiter", "head_lines", "read_source", "source_fingerprint", "source_label"]
+
+# Delimiters a header is tried with when it reads as one column, and that `synth init` guesses from.
+DELIMITERS = (",", ";", "\t", "|")
 
 
 def source_label(source: SourceSpec) -> str:
@@ -58,6 +64,9 @@ def _read_csv(source: CsvSource) -> pd.DataFrame:
     _require_file(source.path, "source file")
     if source.path.is_dir():
         raise DataError(f"{source.path}: a CSV source must be a file, not a folder")
+    # pandas pads short rows with NaN and reads past bytes of another encoding's lines only when
+    # told to: check the file's shape first and refuse, never repair.
+    _check_csv_shape(source)
     try:
         frame = pd.read_csv(
             source.path,
@@ -77,6 +86,92 @@ def _read_csv(source: CsvSource) -> pd.DataFrame:
         raise DataError(f"{source.path}: not valid {source.encoding} text") from None
     _check_header(frame, source.path)
     return frame
+
+
+def _check_csv_shape(source: CsvSource) -> None:
+    """Every line is text in the declared encoding and every record has the header's field count
+    (one more is allowed when it is empty: a trailing delimiter). Errors name lines, not cells."""
+    path, delimiter = source.path, source.delimiter
+    csv.field_size_limit(2**31 - 1)  # pandas reads long text cells; the default limit is 128 KiB
+    try:
+        with path.open(encoding=source.encoding, newline="") as handle:
+            records = csv.reader(handle, delimiter=delimiter, skipinitialspace=True)
+            header = next(records, None)
+            if header is None:
+                return  # pandas names an empty file
+            if len(header) == 1:
+                _refuse_one_column_header(source)
+            width, end = len(header), records.line_num
+            for fields in records:
+                start, end = end + 1, records.line_num
+                if not fields or len(fields) == width:
+                    continue  # blank lines are skipped, as pandas does
+                if len(fields) == width + 1 and not fields[-1]:
+                    continue  # a trailing delimiter
+                where = f"line {start}" if start == end else f"lines {start}-{end}"
+                raise DataError(
+                    f"{path}: malformed CSV: {where} has {len(fields)} fields, the header "
+                    f"{width} (ragged rows are refused, not padded)"
+                )
+    except UnicodeDecodeError:
+        line = _first_undecodable_line(path, source.encoding)
+        raise DataError(
+            f"{path}: line {line} is not valid {source.encoding} text (a mixed encoding?); "
+            "set source.encoding to the file's encoding"
+        ) from None
+    except csv.Error as exc:
+        # the csv module's messages name characters (e.g. a NUL byte), not cells
+        raise DataError(f"{path}: malformed CSV near line {records.line_num} ({exc})") from None
+
+
+def _refuse_one_column_header(source: CsvSource) -> None:
+    """A one-column table whose first lines split alike on another delimiter is a wrong
+    source.delimiter (a `;` file read with `,`), not a one-column table."""
+    delimiter = source.delimiter
+    better = guess_delimiter(head_lines(source.path, source.encoding), exclude=delimiter)
+    if better is not None:
+        fields = len(
+            next(csv.reader(head_lines(source.path, source.encoding, 1), delimiter=better))
+        )
+        raise DataError(
+            f"{source.path}: the header reads as 1 column with delimiter {json.dumps(delimiter)} "
+            f"but as {fields} with {json.dumps(better)}: set source.delimiter: {json.dumps(better)}"
+        )
+
+
+def head_lines(path: Path, encoding: str, count: int = 20) -> list[str]:
+    """The first `count` lines of a text file (a header and a few records, to guess from)."""
+    with path.open(encoding=encoding, newline="") as handle:
+        return [line for _, line in zip(range(count), handle, strict=False)]
+
+
+def guess_delimiter(lines: list[str], *, exclude: str = "") -> str | None:
+    """The delimiter among DELIMITERS that splits the first line (a header) into the most fields
+    and every other given line into as many; None when none splits it."""
+    best, best_width = None, 1
+    for candidate in DELIMITERS:
+        if candidate == exclude:
+            continue
+        widths = {len(row) for row in csv.reader(lines, delimiter=candidate) if row}
+        width = len(next(csv.reader(lines[:1], delimiter=candidate), []))
+        if width > best_width and widths <= {width, width + 1}:
+            best, best_width = candidate, width
+    return best
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> int:
+    """The 1-based line where the text stops decoding; counted in decoded text, so it holds for
+    multi-byte encodings too."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    newlines = 0
+    with path.open("rb") as handle:
+        for block in handle:  # split at b"\n": harmless for the decoder, which keeps state
+            try:
+                newlines += decoder.decode(block).count("\n")
+            except UnicodeDecodeError as exc:
+                good = exc.object[: exc.start].decode(encoding, errors="replace")
+                return newlines + good.count("\n") + 1
+    return newlines + 1
 
 
 def _parser_detail(exc: Exception) -> str:

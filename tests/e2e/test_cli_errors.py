@@ -30,6 +30,30 @@ def _break_csv(folder: Path) -> Path:
     return spec
 
 
+def _short_row(folder: Path) -> Path:
+    spec = write_job(folder, fmt="csv")
+    data = folder / "data.csv"
+    data.write_text(data.read_text() + "1,2,3\n")  # pandas would pad it with missing values
+    return spec
+
+
+def _semicolons(folder: Path) -> Path:
+    spec = write_job(folder, fmt="csv")
+    adult().to_csv(folder / "data.csv", index=False, sep=";")  # the spec says ","
+    return spec
+
+
+def _mixed_encoding(folder: Path) -> Path:
+    spec = write_job(folder, fmt="csv")
+    with (folder / "data.csv").open("ab") as handle:
+        handle.write(
+            "1,Zoë Noël,zoe@example.org,40,Private,Bachelors,White,Female,40,<=50K\n".encode(
+                "latin-1"
+            )
+        )
+    return spec
+
+
 def _empty_file(folder: Path) -> Path:
     spec = write_job(folder, fmt="csv")
     (folder / "data.csv").write_text("")
@@ -58,6 +82,16 @@ def _edit_spec(folder: Path, edit) -> Path:
 
 CASES = {
     "malformed csv": (_break_csv, [], "data.csv: malformed CSV"),
+    "short row": (_short_row, [], "data.csv: malformed CSV: line 1202 has 3 fields, the header 10"),
+    "wrong delimiter": (_semicolons, [], 'as 10 with ";": set source.delimiter: ";"'),
+    "mixed encoding": (_mixed_encoding, [], "data.csv: line 1202 is not valid utf-8 text"),
+    "anonymeter missing": (
+        lambda f: _edit_spec(
+            f, lambda r: r["checks"]["privacy"]["anonymeter"].update(python=str(f / "no-python"))
+        ),
+        [],
+        "checks.privacy.anonymeter is enabled but cannot run",
+    ),
     "empty file": (_empty_file, [], "data.csv: the file is empty"),
     "missing column": (
         lambda f: write_job(f, adult().drop(columns="race")),
@@ -124,6 +158,20 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     assert len(lines) == 1 and expected in lines[0], err
     assert "Traceback" not in err  # Prefect logs the failed run, without a traceback
     assert not out.exists()
+
+
+def test_a_bad_file_fails_in_seconds_before_prefect_starts(tmp_path: Path) -> None:
+    spec = _short_row(tmp_path / "job")
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", str(spec)], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"synth: error: {tmp_path / 'job' / 'data.csv'}: malformed CSV: line 1202 has 3 fields, "
+        "the header 10 (ragged rows are refused, not padded)"
+    ]  # no server start, no flow run logged
+    assert time.perf_counter() - started < 30
 
 
 def test_json_mode_prints_one_object_on_error(tmp_path: Path, capsys) -> None:

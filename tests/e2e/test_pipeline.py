@@ -48,6 +48,12 @@ def test_run_publishes_parquet_matching_the_spec(tmp_path: Path, capsys) -> None
     } <= set(meta)
     assert Path(summary["report"]).exists() and (Path(summary["output"]) / "metrics.json").exists()
     assert Path(summary["latest"]).resolve() == Path(summary["output"]).resolve()
+    # value protection: education levels held by fewer than 5 training rows never leave
+    metrics = json.loads((Path(summary["output"]) / "metrics.json").read_text())
+    protected = metrics["run"]["value_protection"]
+    assert protected["enabled"] and protected["columns"]["education"]["protected_values"] >= 2
+    assert not {"Preschool", "1st-4th"} & set(table.column("education").to_pylist())
+    assert "Value protection" in Path(summary["report"]).read_text(encoding="utf-8")
 
 
 def test_same_spec_data_and_seed_give_identical_parquet(tmp_path: Path, capsys) -> None:

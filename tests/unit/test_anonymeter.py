@@ -231,6 +231,7 @@ def test_nothing_configured_and_nothing_installed(monkeypatch) -> None:
     if importlib.util.find_spec("anonymeter") is not None:
         pytest.skip("this interpreter has anonymeter")
     monkeypatch.delenv("SYNTH_ANONYMETER_PYTHON", raising=False)
+    monkeypatch.setattr("validation.anonymeter_run.installed_venvs", list)  # no .venv-anonymeter
     with pytest.raises(AnonymeterUnavailable) as caught:
         interpreter(AnonymeterChecks())
     assert "make anonymeter" in str(caught.value) and "\n" not in str(caught.value)

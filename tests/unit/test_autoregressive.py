@@ -155,8 +155,8 @@ def test_codecs_keep_nulls_and_round_trip_datetimes() -> None:
     assert pd.isna(kind.decode(kind.encode(typed), rng)["kind"][2])
 
 
-@pytest.mark.parametrize("depth", [0, 1])
-def test_ghost_clipping_gives_the_per_sample_hooks_update(depth: int) -> None:
+@pytest.mark.parametrize(("depth", "context"), [(0, 512), (1, 512), (0, 16), (1, 16)])
+def test_ghost_clipping_gives_the_per_sample_hooks_update(depth: int, context: int) -> None:
     """DP training clips by ghost norms; with the noise off, one step must move every weight
     exactly as Opacus' per-sample hooks (materialised per-row gradients) do."""
     import warnings
@@ -174,7 +174,7 @@ def test_ghost_clipping_gives_the_per_sample_hooks_update(depth: int) -> None:
 
     def one_step(mode: str) -> dict[str, torch.Tensor]:
         torch.manual_seed(0)
-        model = TabularAR(ARConfig(vocab=vocab, width=8, depth=depth))
+        model = TabularAR(ARConfig(vocab=vocab, width=8, depth=depth, context=context))
         model.per_sample_gradients = True
         loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(tokens), batch_size=64)
         kwargs = {
@@ -201,7 +201,103 @@ def test_ghost_clipping_gives_the_per_sample_hooks_update(depth: int) -> None:
 
     hooks, ghost = one_step("hooks"), one_step("ghost")
     torch.manual_seed(0)
-    start = TabularAR(ARConfig(vocab=vocab, width=8, depth=depth))
+    start = TabularAR(ARConfig(vocab=vocab, width=8, depth=depth, context=context))
+    assert start.cfg.factored == (context == 16)  # 4 columns x width 8 = 32
     for name, value in hooks.items():
         torch.testing.assert_close(ghost[name], value, rtol=0, atol=1e-6)
-    assert not torch.equal(hooks["embed.weight"], start.state_dict()["embed.weight"])  # it moved
+    for name, value in start.state_dict().items():  # every weight moved
+        assert not torch.equal(hooks[name], value), name
+
+
+def test_parameters_grow_linearly_with_the_columns() -> None:
+    from synth.tabular.autoregressive.model import ARConfig, TabularAR
+
+    def parameters(columns: int) -> int:
+        model = TabularAR(ARConfig(vocab=[40] * columns))  # the engine's defaults otherwise
+        return sum(t.numel() for t in model.parameters())
+
+    assert parameters(200) / parameters(100) < 2.2
+    assert parameters(100) / parameters(50) < 2.2
+    assert parameters(200) < 10_000_000  # the per-target layout would hold 53 million
+
+
+@pytest.mark.parametrize("depth", [0, 1])
+def test_narrow_models_sample_as_before_wide_tables_were_factored(depth: int) -> None:
+    """4 columns x width 8 is within the context: the per-target layout, unchanged. The counts
+    were sampled with the code before the factored layout existed (same seed, same draws)."""
+    import torch
+
+    from synth.tabular.autoregressive.model import ARConfig, TabularAR
+
+    torch.manual_seed(0)
+    model = TabularAR(ARConfig(vocab=[5, 7, 3, 9], width=8, depth=depth)).eval()
+    assert model.project is None and model.embed.weight.shape == (5 + 7 + 3 + 9 + 4, 4 * 8)
+    with torch.no_grad():  # sharper output layers: the draws then depend on every weight
+        for weight in model.out.parameters():
+            weight.mul_(100)
+    tokens = model.sample(256, generator=torch.Generator().manual_seed(1), fixed={2: 1})
+    counts = [torch.bincount(tokens[:, j]).tolist() for j in range(4)]
+    before = {
+        0: [
+            [2, 251, 0, 0, 3],
+            [1, 0, 60, 19, 0, 61, 115],
+            [0, 256],
+            [11, 0, 13, 18, 42, 12, 105, 55],
+        ],
+        1: [[0, 0, 0, 0, 256], [0, 0, 122, 0, 3, 1, 130], [0, 256], [0, 250, 1, 0, 3, 0, 0, 0, 2]],
+    }
+    assert counts == before[depth]
+
+
+@pytest.mark.parametrize(("context", "unfold_limit"), [(512, None), (16, None), (16, 0)])
+def test_sampling_draws_from_the_forward_passes_conditionals(
+    context: int, unfold_limit: int | None, monkeypatch
+) -> None:
+    """The sampler's shortcuts (per-column slices, of the wide model's unfolded table too; its
+    running pooled sum past the unfold limit) draw the same tokens as the full forward pass,
+    step by step, with the same uniform draws."""
+    import torch
+
+    from synth.tabular.autoregressive import model as module
+    from synth.tabular.autoregressive.model import ARConfig, TabularAR
+
+    if unfold_limit is not None:
+        monkeypatch.setattr(module, "UNFOLD_LIMIT", unfold_limit)
+
+    vocab = [5, 7, 3, 9, 4, 6]
+    torch.manual_seed(0)
+    model = TabularAR(ARConfig(vocab=vocab, width=8, depth=1, context=context)).eval()
+    assert model.cfg.factored == (context == 16)
+    with torch.no_grad():
+        for weight in model.parameters():
+            weight.mul_(8)
+    fixed = {3: 2}
+    sampled = model.sample(500, generator=torch.Generator().manual_seed(1), fixed=fixed)
+    generator = torch.Generator().manual_seed(1)
+    tokens = torch.zeros(500, len(vocab), dtype=torch.long)
+    tokens[:, 3] = 2
+    visible = torch.zeros(500, len(vocab), dtype=torch.bool)
+    visible[:, 3] = True
+    with torch.no_grad():
+        for j in [0, 1, 2, 4, 5]:
+            cdf = torch.softmax(model(tokens, visible)[j], -1).cumsum(-1)
+            draw = torch.rand(500, 1, generator=generator)
+            tokens[:, j] = torch.searchsorted(cdf, draw).squeeze(1).clamp(max=vocab[j] - 1)
+            visible[:, j] = True
+    agree = (sampled == tokens).all(1).float().mean()
+    assert agree >= 0.99  # float rounding may move a draw that sits on a bin's edge
+
+
+def test_a_wide_model_fits_conditions_saves_and_reloads(tmp_path: Path, caplog) -> None:
+    contract, train = _input(rows=800)
+    engine = make_engine("autoregressive", {**FAST, "epochs": 2, "context": 64})
+    with caplog.at_level("INFO", logger="synth.tabular.autoregressive.train"):
+        engine.fit(train, contract, seed=0)
+    assert engine._model.cfg.factored  # 14 columns x width 32 > 64
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["epoch 1/2", "epoch 2/2"]
+    rows = engine.sample(300, seed=2, conditions={"sex": "Female"})
+    assert (rows["sex"] == "Female").all()
+    assert set(rows["education"].dropna()) <= set(train["education"].dropna())
+    loaded = type(engine).load(tmp_path, manifest_sha256=engine.save(tmp_path))
+    assert loaded._model.cfg.factored
+    assert loaded.sample(400, seed=9).equals(engine.sample(400, seed=9))

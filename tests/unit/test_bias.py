@@ -120,7 +120,11 @@ def test_spec_rejects_bad_rebalance_and_parity() -> None:
     for sample, message in [
         ({"rebalance": [{"column": "sex", "shares": {"Male": 0.6, "Female": 0.6}}]}, "sum to 1"),
         ({"rebalance": [{"column": "nope", "shares": {"a": 1.0}}]}, "'nope' is not declared"),
-        ({"rebalance": [{"column": "age", "shares": {"30": 1.0}}]}, "categorical or boolean"),
+        ({"rebalance": [{"column": "email", "shares": {"x": 1.0}}]}, "categorical or boolean"),
+        (
+            {"parity": {"column": "sex", "target": "age"}},
+            "target: column .age. must be a modelled categorical or boolean column \\[",
+        ),
         ({"parity": {"column": "sex", "target": "sex"}}, "the same column"),
     ]:
         with pytest.raises(ValidationError, match=message):

@@ -122,7 +122,7 @@ def _spec_file(folder, columns):
 def test_each_column_contributes_at_most_one_to_the_squared_distance(small_contract) -> None:
     contract, typed = small_contract
     encoder = Encoder.fit(typed, contract)
-    points = encoder.transform(typed)
+    points = encoder.transform(typed).dense
     # one numeric column (value + missing flag) and 3 colours + a missing slot
     assert points.shape == (8, 2 + 4)
 
@@ -278,3 +278,36 @@ def test_adult_bootstrap_copy_and_partial_leak_fail_while_unseen_rows_pass(adult
     flagged = " ".join(result.reasons)
     assert "DCR share" in flagged and "membership attack" in flagged
     assert Role.quasi_identifier in contract["age"].roles
+
+
+def test_a_wide_column_is_compared_by_code_at_the_distance_a_one_hot_gives(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=400),
+            "zip": [f"{v:05d}" for v in rng.integers(0, 300, 400)],
+            "colour": rng.choice(["red", "blue", None], 400),
+        }
+    )
+    frame.to_parquet(tmp_path / "d.parquet")
+    columns = {
+        "x": {"type": "numerical"},
+        "zip": {"type": "categorical"},
+        "colour": {"type": "categorical"},
+    }
+    spec = load_spec(_spec_file(tmp_path, columns))
+    contract, typed = build_contract(read_source(spec.source), spec.dataset, label="d")
+    encoder = Encoder.fit(typed, contract)
+    points = encoder.transform(typed)
+    # the ZIP-like column is one code per row, not ~300 one-hot dimensions
+    assert points.dense.shape == (400, 2 + 3) and points.codes.shape == (400, 1)
+    codes = points.codes[:, 0]
+    one_hot = np.zeros((400, codes.max() + 1))
+    one_hot[np.arange(400), codes] = np.sqrt(0.5)
+    dense = np.hstack([points.dense, one_hot])
+    query, reference = slice(0, 100), slice(100, 400)
+    by_code, where = nearest(points[query], points[reference], k=3)
+    by_one_hot, _ = nearest(dense[query], dense[reference], k=3)
+    assert np.allclose(by_code, by_one_hot)
+    brute = np.sqrt(((dense[query][:, None] - dense[reference][None]) ** 2).sum(-1))
+    assert np.allclose(np.take_along_axis(brute, where, 1), by_code)

@@ -91,3 +91,58 @@ def test_failing_query_names_the_failure_not_the_sql(tmp_path: Path) -> None:
         DataError, match=r"source.query: failed on sqlite:///.*\(OperationalError\)"
     ):
         read_source(SqlSource(url=f"sqlite:///{db}", query="select * from missing_table"))
+
+
+def test_short_rows_are_refused_not_padded(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5\n")
+    with pytest.raises(
+        DataError, match=r"short\.csv: malformed CSV: line 3 has 2 fields, the header 3"
+    ):
+        read_source(CsvSource(path=path))
+
+
+def test_quoted_line_breaks_are_one_record_and_errors_name_its_lines(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_text('a,b\n"two\nlines",2\n3,4\n')
+    assert read_source(CsvSource(path=path))["b"].tolist() == ["2", "4"]
+    path.write_text('a,b\n1,2\n"two\nlines"\n')
+    with pytest.raises(DataError, match=r"lines 3-4 has 1 fields"):
+        read_source(CsvSource(path=path))
+
+
+def test_a_wrong_delimiter_names_the_one_that_fits(tmp_path: Path) -> None:
+    path = tmp_path / "semi.csv"
+    path.write_text("age;income;city\n31,5;1000;Lyon\n40;2000;Paris\n")
+    with pytest.raises(DataError) as caught:
+        read_source(CsvSource(path=path))
+    message = str(caught.value)
+    assert 'reads as 1 column with delimiter ","' in message
+    assert 'set source.delimiter: ";"' in message
+    assert "Lyon" not in message
+    assert read_source(CsvSource(path=path, delimiter=";")).shape == (2, 3)
+
+
+def test_a_one_column_table_is_not_taken_for_a_wrong_delimiter(tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text("amount\n1\n2\n")
+    assert read_source(CsvSource(path=path))["amount"].tolist() == ["1", "2"]
+
+
+def test_mixed_encodings_name_the_line_and_not_the_text(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("name,city\nAnn,Zürich\n".encode() + "Bob,Genève\n".encode("latin-1"))
+    with pytest.raises(DataError) as caught:
+        read_source(CsvSource(path=path))
+    message = str(caught.value)
+    assert "mixed.csv: line 3 is not valid utf-8 text" in message
+    assert "Gen" not in message and "Bob" not in message
+    assert read_source(CsvSource(path=path, encoding="latin-1")).shape == (2, 2)
+
+
+def test_guess_delimiter_prefers_the_one_every_line_agrees_on() -> None:
+    from synth.io.readers import guess_delimiter
+
+    assert guess_delimiter(["a\tb\tc\n", "1\t2,5\t3\n"]) == "\t"
+    assert guess_delimiter(["a;b\n", "1;2\n"]) == ";"
+    assert guess_delimiter(["amount\n", "1\n"]) is None

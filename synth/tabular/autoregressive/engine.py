@@ -38,6 +38,7 @@ class AutoregressiveEngine:
         *,
         width: int = 32,
         depth: int = 0,
+        context: int = 512,  # wider tables (columns * width above it) share a pooled context
         bins: int = 64,
         steps: int = 8,
         exact_up_to: int = 128,
@@ -54,9 +55,13 @@ class AutoregressiveEngine:
         delta: float | None = None,
         max_grad_norm: float = 1.0,
     ) -> None:
-        if min(width, bins, steps, epochs or 1, batch_size) < 1 or depth < 0 or temperature <= 0:
+        if (
+            min(width, context, bins, steps, epochs or 1, batch_size) < 1
+            or depth < 0
+            or temperature <= 0
+        ):
             raise ValueError(
-                "width, bins, steps, epochs, batch_size and temperature must be positive"
+                "width, context, bins, steps, epochs, batch_size and temperature must be positive"
             )
         if epsilon is not None and (epsilon <= 0 or not 0 < (delta or 0.5) < 1):
             raise ValueError("epsilon must be positive and delta in (0, 1)")
@@ -67,6 +72,7 @@ class AutoregressiveEngine:
         self.params: dict[str, Any] = {
             "width": width,
             "depth": depth,
+            "context": context,
             "bins": bins,
             "steps": steps,
             "exact_up_to": exact_up_to,
@@ -103,7 +109,12 @@ class AutoregressiveEngine:
         device = torch.device(p["device"])
         torch.manual_seed(seed)
         tokens = torch.from_numpy(np.stack([c.encode(train) for c in self._codecs], axis=1))
-        cfg = ARConfig(vocab=[c.size for c in self._codecs], width=p["width"], depth=p["depth"])
+        cfg = ARConfig(
+            vocab=[c.size for c in self._codecs],
+            width=p["width"],
+            depth=p["depth"],
+            context=p["context"],
+        )
         model = TabularAR(cfg).to(device)
         if p["epsilon"] is None:
             report = train_early_stopping(model, tokens.to(device), p, seed=seed)

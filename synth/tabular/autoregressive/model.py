@@ -2,7 +2,11 @@
 
 For every target column j, its context is a sum of one embedding per column of the row: the
 column's token when visible, its mask token when not. A small MLP per target (LayerNorm, GELU,
-`depth` residual layers, an output layer) turns that into logits over j's tokens. Training hides
+`depth` residual layers, an output layer) turns that into logits over j's tokens. Narrow tables
+(columns x width <= `context`) give every token one width-sized slice per target; wider ones pool
+one shared `context`-sized embedding per row and project it to each target's slice (a rank-
+`context` factoring of the same table), so parameters and compute grow linearly with the columns,
+not with their square. Training hides
 a random subset of columns per row (half the time a suffix of the fixed column order, half the
 time a random one) and predicts every hidden column at once, so the model learns
 p(x_j | any visible subset). Sampling reveals the columns one at a time in
@@ -26,6 +30,11 @@ from torch import Tensor, nn
 
 __all__ = ["ARConfig", "TabularAR", "hidden_loss", "random_visibility"]
 
+# a wide model samples through the per-target table (tokens x columns * width, its embedding times
+# its projection) when that holds at most this many numbers (64 MiB): 3x the rows/s of the running
+# sum at 25-100 columns; wider, the table would grow with the columns' square, so it is not made
+UNFOLD_LIMIT = 16 * 2**20
+
 
 @dataclass
 class ARConfig:
@@ -34,6 +43,12 @@ class ARConfig:
     depth: int = 0  # residual layers per target column (0: one hidden layer, the pooled context)
     dropout: float = 0.0
     order: list[int] = field(default_factory=list)  # sampling order; empty: column order
+    context: int = 512  # the shared row context of wide tables (columns * width above it)
+
+    @property
+    def factored(self) -> bool:
+        """Wide: a shared pooled context projected per target, instead of per-target slices."""
+        return len(self.vocab) * self.width > self.context
 
 
 class ColumnLinear(nn.Module):
@@ -56,10 +71,16 @@ class TabularAR(nn.Module):
         super().__init__()
         self.cfg = cfg
         columns, width = len(cfg.vocab), cfg.width
-        # one row per token of every column, then one mask token per column; each row holds one
-        # width-sized slice per target column
-        self.embed = nn.Embedding(sum(cfg.vocab) + columns, columns * width)
+        # one row per token of every column, then one mask token per column; narrow: each row
+        # holds one width-sized slice per target column (C^2 x width in all, but exact)
+        self.embed = nn.Embedding(
+            sum(cfg.vocab) + columns, cfg.context if cfg.factored else columns * width
+        )
         nn.init.normal_(self.embed.weight, std=0.02)
+        self.project: nn.Linear | None = None
+        if cfg.factored:  # wide: the pooled row context, projected to every target's slice
+            self.project = nn.Linear(cfg.context, columns * width, bias=False)
+            nn.init.normal_(self.project.weight, std=cfg.context**-0.5)
         self.norm = nn.LayerNorm(width)
         self.hidden = nn.ModuleList(
             ColumnLinear(columns, width, width, width**-0.5) for _ in range(cfg.depth)
@@ -85,6 +106,8 @@ class TabularAR(nn.Module):
             pooled = self.embed(ids).sum(1)
         else:  # the same sum, five times faster to train on CPU
             pooled = F.embedding_bag(ids, self.embed.weight, mode="sum")
+        if self.project is not None:
+            pooled = self.project(pooled)
         context = pooled.view(rows, columns, -1)
         h = F.gelu(self.norm(context))
         for layer in self.hidden:
@@ -106,7 +129,10 @@ class TabularAR(nn.Module):
     ) -> Tensor:
         """(rows, C) tokens; columns in `fixed` (index -> token) are given, the rest drawn in
         order, each conditioned on every column before it and on the fixed ones. Rows go in
-        chunks small enough for the CPU's caches, through plain 2-D matmuls per column."""
+        chunks small enough for the CPU's caches, through plain 2-D matmuls per column. A wide
+        model whose per-target table would pass `UNFOLD_LIMIT` keeps each row's pooled context
+        as a running sum instead (a revealed column adds its token's embedding and takes away
+        its mask's) rather than pooling again every step."""
         device = self.embed.weight.device
         columns, fixed = len(self.cfg.vocab), fixed or {}
         tokens = torch.zeros(rows, columns, dtype=torch.long, device=device)
@@ -115,13 +141,22 @@ class TabularAR(nn.Module):
         known = torch.zeros(columns, dtype=torch.bool, device=device)
         known[list(fixed)] = True
         steps = [j for j in self.cfg.order or range(columns) if j not in fixed]
-        layers = {j: self._column_weights(j) for j in steps}
+        table = self.embed.weight
+        unfold = self.project is None or table.shape[0] * self.project.out_features <= UNFOLD_LIMIT
+        if self.project is not None and unfold:
+            table = table @ self.project.weight.T  # the narrow layout's table, for speed
+        layers = {j: self._column_weights(j, table if unfold else None) for j in steps}
         for start in range(0, rows, chunk):
             part = tokens[start : start + chunk]
             ids = self.ids(part, known.expand_as(part))
+            pooled = None if unfold else F.embedding_bag(ids, table, mode="sum")
             for j in steps:
-                embed_w, hidden, out_w, out_b = layers[j]
-                h = F.gelu(self.norm(F.embedding_bag(ids, embed_w, mode="sum")))
+                slice_w, hidden, out_w, out_b = layers[j]
+                if pooled is None:  # column j's own slice of every visible token's embedding
+                    x = F.embedding_bag(ids, slice_w, mode="sum")
+                else:  # the running row context, projected to column j
+                    x = pooled @ slice_w
+                h = F.gelu(self.norm(x))
                 for w, b in hidden:
                     h = h + F.gelu(torch.addmm(b, h, w))
                 logits = torch.addmm(out_b, h, out_w)
@@ -133,15 +168,23 @@ class TabularAR(nn.Module):
                 token = torch.searchsorted(cdf, draw).squeeze_(1).clamp_(max=self.cfg.vocab[j] - 1)
                 part[:, j] = token
                 ids[:, j] = token + self.offsets[j]
+                if pooled is not None:
+                    pooled += table[ids[:, j]] - table[self.mask_ids[j]]
         return tokens
 
-    def _column_weights(self, j: int) -> tuple[Tensor, list[tuple[Tensor, Tensor]], Tensor, Tensor]:
-        """Column j's slices of every layer, as contiguous 2-D matrices."""
+    def _column_weights(
+        self, j: int, table: Tensor | None
+    ) -> tuple[Tensor, list[tuple[Tensor, Tensor]], Tensor, Tensor]:
+        """Column j's slices of every layer, as contiguous 2-D matrices: first its slice of the
+        per-target `table` or, without one, of the context projection (transposed)."""
         width = self.cfg.width
-        embed_w = self.embed.weight[:, j * width : (j + 1) * width].contiguous()
+        if table is not None:
+            first = table[:, j * width : (j + 1) * width].contiguous()
+        else:
+            first = self.project.weight[j * width : (j + 1) * width].T.contiguous()
         hidden = [(layer.weight[j].contiguous(), layer.bias[j]) for layer in self.hidden]
         out = self.out[j]
-        return embed_w, hidden, out.weight.T.contiguous(), out.bias
+        return first, hidden, out.weight.T.contiguous(), out.bias
 
 
 def hidden_loss(logits: list[Tensor], tokens: Tensor, visible: Tensor) -> Tensor:

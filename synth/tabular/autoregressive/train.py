@@ -4,10 +4,16 @@ Both draw a fresh random visibility per row and step (see `model.random_visibili
 uses every training row (a validation split would be read outside the privacy accounting), runs a
 fixed number of epochs with Poisson-sampled batches, clips each row's gradient and adds noise
 calibrated so that the epsilon spent stays within the budget; the accountant's epsilon is returned.
+
+Each epoch is logged (INFO, logger `synth.tabular.autoregressive.train`): its number, the mean
+training loss, the validation loss, the learning rate and the seconds since training began (under
+DP only the number and the seconds: a loss of the private rows would be outside the accounting).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +31,8 @@ __all__ = [
     "train_dp",
     "train_early_stopping",
 ]
+
+log = logging.getLogger(__name__)
 
 MAX_EPOCHS = 200  # with early stopping, when model.params.epochs is not given
 DP_EPOCHS = 10  # under DP-SGD the epochs are fixed in advance: the noise is set for them
@@ -66,16 +74,27 @@ def train_early_stopping(
     judged = average.module
     report = TrainReport(epochs=0)
     best, best_state, stale = float("inf"), None, 0
-    for _ in range(params["epochs"] or MAX_EPOCHS):
+    started, epochs = time.perf_counter(), params["epochs"] or MAX_EPOCHS
+    for epoch in range(1, epochs + 1):
         model.train()
         order = torch.randperm(len(fit_rows), generator=generator, device=device)
+        train_loss = torch.zeros((), device=device)
         for start in range(0, len(order), batch_size):
             batch = fit_rows[order[start : start + batch_size]]
-            _step(model, optimiser, batch, rank, generator)
+            train_loss += _step(model, optimiser, batch, rank, generator) * len(batch)
             average.update_parameters(model)
         judged.eval()
         with torch.no_grad():
             val_loss = float(judged.loss(val, val_visible))
+        log.info(
+            "epoch %d/%d: train loss %.4f, validation loss %.4f, lr %.2g, %.1f s",
+            epoch,
+            epochs,
+            float(train_loss) / len(fit_rows),
+            val_loss,
+            optimiser.param_groups[0]["lr"],
+            time.perf_counter() - started,
+        )
         plateau.step(val_loss)
         report.history.append(round(val_loss, 5))
         report.epochs += 1
@@ -153,7 +172,8 @@ def _train_dp(
         grad_sample_mode="ghost",
     )
     rank = torch.arange(tokens.shape[1], device=device)
-    for _ in range(epochs):
+    started = time.perf_counter()
+    for epoch in range(1, epochs + 1):
         private.train()
         for (batch,) in loader:
             if len(batch):
@@ -162,6 +182,8 @@ def _train_dp(
                 logits = private(batch, visible)  # through Opacus' per-sample hooks
                 criterion(logits, batch, visible).backward()  # two passes: norms, then clipped
                 optimiser.step()
+        # no loss in the log: an un-noised loss of the private rows is outside the accounting
+        log.info("DP epoch %d/%d: %.1f s", epoch, epochs, time.perf_counter() - started)
     spent = float(privacy.get_epsilon(delta))
     private.remove_hooks()  # the bare model samples and saves; no per-sample state left on it
     model.per_sample_gradients = False
@@ -197,9 +219,11 @@ class HiddenLoss:
 
 def _step(
     model: TabularAR, optimiser: Any, batch: Tensor, rank: Tensor, generator: torch.Generator
-) -> None:
+) -> Tensor:
+    """One optimiser step; returns the batch's loss (detached, left on the device: no sync)."""
     visible = random_visibility(len(batch), batch.shape[1], rank, generator=generator)
     loss = model.loss(batch, visible)
     optimiser.zero_grad(set_to_none=True)
     loss.backward()
     optimiser.step()
+    return loss.detach()
