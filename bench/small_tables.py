@@ -67,6 +67,7 @@ def _zoo_spec(name: str, work: Path) -> Path:
 def run(name: str, engine_name: str, params: dict[str, Any], work: Path, seed: int) -> dict:
     from synth.sampling import conform
     from synth.tabular import make_engine
+    from synth.tabular.autoregressive import codecs
     from synth.tabular.protection import protect_values
     from validation import detection, privacy, quality, utility
 
@@ -100,6 +101,7 @@ def run(name: str, engine_name: str, params: dict[str, Any], work: Path, seed: i
         "table": name,
         "engine": engine_name,
         "params": params,
+        "codec": {k: getattr(codecs, k) for k in ("ROWS_PER_TOKEN", "MIN_BINS")},
         "seed": seed,
         "rows": len(train),
         "columns": len(modelled),
@@ -131,8 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0", help="fit seeds (each samples with seed + 1)")
     parser.add_argument("--work", default=str(REPO / "out" / "zoo"), help="zoo data and specs")
     parser.add_argument("--json", help="append one JSON line per run to this file")
+    parser.add_argument("--codec", default="{}", help="JSON: codec constants to try, for a sweep")
     args = parser.parse_args(argv)
     params = json.loads(args.params)
+    from synth.tabular.autoregressive import codecs
+
+    for name, value in json.loads(args.codec).items():  # e.g. {"ROWS_PER_TOKEN": 20}
+        assert hasattr(codecs, name), name
+        setattr(codecs, name, value)
     keys = ("epochs", "fit_s", "quality", "shapes", "pairs", "utility", "detection", "dcr_share")
     print("| table | rows x cols | engine | " + " | ".join(keys) + " |", flush=True)
     print("|---" * (len(keys) + 3) + "|", flush=True)

@@ -81,6 +81,8 @@ def _run_tables(
             else:
                 row = run_job(spec["spec"], work / "out" / engine, engine, env=env, timeout=timeout)
             row = {"table": table.name, "engine": engine, **_shape(data), **row}
+            if spec.get("init"):
+                row["init"] = spec["init"]  # init's one-line account of its guesses
             with results.open("a") as out:
                 out.write(json.dumps(row, default=str) + "\n")
             print(_line(row), flush=True)

@@ -113,7 +113,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.spec = str(examples_dir() / "adult.yaml")
     args.source = None
     args.out = args.out or "out"
-    args.engine = args.rows = args.seed = None
+    args.engine = args.rows = None
     return cmd_run(args)
 
 
@@ -362,6 +362,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run examples/adult.yaml on the bundled Adult census sample")
     demo.add_argument("--out", help="output root (default: ./out)")
+    demo.add_argument("--seed", type=int, help="sampling and fitting seed (default: the spec's)")
     demo.add_argument("--json", action="store_true", help="print one JSON object")
     demo.set_defaults(command=cmd_demo)
 

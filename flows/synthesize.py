@@ -80,14 +80,14 @@ def split(frame: pd.DataFrame, spec: JobSpec) -> tuple[pd.DataFrame, pd.DataFram
 
 @step("plan")
 def plan_sample(
-    plan: SampleSpec, train: pd.DataFrame, contract: Contract
+    plan: SampleSpec, train: pd.DataFrame, contract: Contract, min_count: int
 ) -> tuple[list[Batch], np.ndarray, FairPlan | None]:
     """Seeded batches; with rebalance or parity the unconditioned rows become conditioned cells.
     Also the weights on the training rows that say what each group should look like."""
     cells, fair = None, None
     if plan.rebalance or plan.parity:
         rows = unconditioned_rows(plan, default_rows=contract.rows)
-        cells, fair = fair_cells(plan, train, contract, rows)
+        cells, fair = fair_cells(plan, train, contract, rows, min_count=min_count)
         get_run_logger().info("fair sampling: %d conditioned cells", len(cells))
     groups = plan_groups(plan, default_rows=contract.rows, cells=cells)
     batches = plan_batches(plan, default_rows=contract.rows, cells=cells)
@@ -395,7 +395,8 @@ def synthesize(
     contract, typed, plan = check_contract(frame, spec, fingerprint)
     train, holdout = split(typed, spec)
     protected = protect(train, contract, spec, plan)  # checks still compare with the real rows
-    batches, weights, fair = plan_sample(plan, protected.train, contract)
+    group_floor = max(spec.checks.bias.min_count, spec.report.min_count)
+    batches, weights, fair = plan_sample(plan, protected.train, contract, group_floor)
     try:
         model, cache = fit(protected.train, contract, spec, fingerprint, retrain)
         row_filter, floor = None, None

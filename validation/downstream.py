@@ -29,7 +29,7 @@ import pandas as pd
 from schemas.contract import Contract
 from schemas.spec import BiasChecks
 from synth.bands import Bands, group_labels
-from validation.utility import xy
+from validation.utility import Booster, xy
 
 __all__ = ["RESAMPLES", "downstream", "group_gaps"]
 
@@ -49,8 +49,6 @@ def downstream(
 ) -> tuple[dict[str, Any], list[str]]:
     """The chart (aggregates over groups of `min_count` holdout rows) and the reasons to fail.
     `grouping` maps each judged sensitive column to its bands (None: grouped by value)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     test_x, test_y = xy(holdout, contract, target, regression=False)
     known = holdout[target].notna().to_numpy()
     truth = test_y == str(positive)
@@ -61,7 +59,7 @@ def downstream(
         x, y = xy(frame, contract, target, regression=False)
         if len(np.unique(y)) < 2:
             return {"skipped": f"the {name} target has one class only"}, []
-        model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)
+        model = Booster(regression=False)  # the utility check's model: any category count
         predicted[name] = model.fit(x, y).predict(test_x) == str(positive)
     chart: dict[str, Any] = {
         "target": target,

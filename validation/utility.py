@@ -48,7 +48,8 @@ def check(
     metric = "r2" if regression else "roc_auc"
     test_x, test_y = xy(holdout, contract, target.name, regression)
     if len(test_y) < 2 or (not regression and len(np.unique(test_y)) < 2):
-        return CheckResult(NAME, True, {"skipped": "the holdout target has one class only"})
+        skipped = "the holdout target cannot be scored (fewer than two rows or classes)"
+        return CheckResult(NAME, True, {"skipped": skipped})
     real_x, real_y = xy(real, contract, target.name, regression)
     synthetic_x, synthetic_y = xy(synthetic, contract, target.name, regression)
     if len(synthetic_y) < len(real_y):
@@ -67,11 +68,13 @@ def check(
         "tstr_rows": len(synthetic_y),
     }
     reasons = []
-    if trtr is None or trtr <= 0:
-        # real rows of this kind (a plan that fixes the target, say) teach nothing either
-        metrics["skipped"] = "the real-data model has no skill on the holdout"
+    if trtr is None:
+        # the real rows the plan asks for (a condition on the target, say) teach nothing either
+        metrics["skipped"] = "the real target has one class only"
     elif tstr is None:
         reasons.append("a model cannot be trained on the synthetic target (one class only)")
+    elif trtr <= 0:
+        metrics["skipped"] = "the real-data model has no skill on the holdout"
     else:
         metrics["ratio"] = round(tstr / trtr, 4)
         if metrics["ratio"] < thresholds.min_ratio:

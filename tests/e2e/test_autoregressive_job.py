@@ -108,7 +108,7 @@ def test_demo_publishes_at_every_default_threshold(seed: int, tmp_path: Path, ca
     assert spec.model.engine == "autoregressive"
     assert spec.checks.bias.model_dump() == BiasChecks().model_dump()
     assert spec.checks.model_dump() == ChecksSpec().model_dump()
-    argv = ("run", str(example), "--seed", str(seed), "--out", str(tmp_path))
+    argv = ("demo", "--seed", str(seed), "--out", str(tmp_path))
     code, summary = _run_json(capsys, *argv)
     assert code == 0, summary
     assert summary["status"] == "published" and summary["rows"] == 32561
@@ -118,6 +118,7 @@ def test_demo_publishes_at_every_default_threshold(seed: int, tmp_path: Path, ca
     assert metrics["bias"]["max_outcome_diff"] <= BiasChecks().max_outcome_diff
     assert pq.read_table(summary["data"]).num_rows == 32561
     if seed == 1:  # the stored model again: 2,000 rows are judged against as many real ones
-        code, small = _run_json(capsys, *argv, "--rows", "2000")
+        argv = ("run", str(example), "--seed", "1", "--out", str(tmp_path), "--rows", "2000")
+        code, small = _run_json(capsys, *argv)
         assert code == 0, small
         assert small["rows"] == 2000

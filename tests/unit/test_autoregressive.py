@@ -301,3 +301,61 @@ def test_a_wide_model_fits_conditions_saves_and_reloads(tmp_path: Path, caplog) 
     loaded = type(engine).load(tmp_path, manifest_sha256=engine.save(tmp_path))
     assert loaded._model.cfg.factored
     assert loaded.sample(400, seed=9).equals(engine.sample(400, seed=9))
+
+
+def test_a_small_tables_many_valued_number_is_binned_and_protected_as_continuous() -> None:
+    """200 rows, 150 distinct values: a token per value would memorise the rows, and value
+    protection, treating the column as categories, used to fold it onto its few common values."""
+    from synth.tabular.protection import protect_values
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "dose": rng.choice(np.linspace(0, 10, 150).round(3), 200),
+            "visits": rng.integers(0, 4, 200),  # 4 values, 50 rows each: kept exactly
+            "arm": rng.choice(["a", "b"], 200),
+        }
+    )
+    contract, typed = build_contract(
+        frame,
+        DatasetSchema(
+            columns={
+                "dose": {"type": "numerical"},
+                "visits": {"type": "numerical"},
+                "arm": {"type": "categorical"},
+            }
+        ),
+        label="t",
+    )
+    train = protect_values(typed, contract, min_count=5, seed=0).train
+    assert train["dose"].nunique() > 100  # clipped at its 5th extremes only, not folded
+    dose, visits, _ = build_codecs(train, contract, bins=64, steps=8, exact_up_to=128)
+    assert isinstance(dose, Bins) and dose.size == 5  # 200 rows / 40 a token
+    assert isinstance(visits, Categories) and visits.values == [0, 1, 2, 3]
+
+
+def test_tokens_per_number_scale_with_the_rows_up_to_the_caps() -> None:
+    from synth.tabular.autoregressive.codecs import bin_count, exact
+
+    assert bin_count(26_049, 64) == 64 and bin_count(1_600, 64) == 40 and bin_count(60, 64) == 4
+    assert exact(120, 26_049, 128) and not exact(129, 26_049, 128)  # Adult keeps its caps
+    assert exact(10, 400, 128) and not exact(11, 400, 128)
+
+
+def test_a_small_table_trains_on_one_thread_and_restores_the_count(monkeypatch) -> None:
+    import torch
+
+    from synth.tabular.autoregressive import train as train_module
+
+    seen = []
+    real = train_module.train_early_stopping
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_early_stopping", spy)
+    before = torch.get_num_threads()
+    contract, train = _input(rows=300)
+    make_engine("autoregressive", {**FAST, "epochs": 1}).fit(train, contract, seed=0)
+    assert seen == [1] and torch.get_num_threads() == before

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,6 +27,10 @@ from synth.tabular.base import read_manifest, write_manifest
 __all__ = ["AutoregressiveEngine"]
 
 WEIGHTS, CONFIG = "weights.pt", "model.json"
+# Tables this small train on one CPU thread: their steps (batches under 512 rows) are too small to
+# share, and on a busy machine every op waited on a descheduled second thread (midwest, 437 rows:
+# 204 s on two threads, 7-15 s on one).
+ONE_THREAD_BELOW = 10_000
 
 
 class AutoregressiveEngine:
@@ -116,10 +121,11 @@ class AutoregressiveEngine:
             context=p["context"],
         )
         model = TabularAR(cfg).to(device)
-        if p["epsilon"] is None:
-            report = train_early_stopping(model, tokens.to(device), p, seed=seed)
-        else:
-            report = train_dp(model, tokens.to(device), p, seed=seed)
+        with _threads(1 if len(train) < ONE_THREAD_BELOW and device.type == "cpu" else None):
+            if p["epsilon"] is None:
+                report = train_early_stopping(model, tokens.to(device), p, seed=seed)
+            else:
+                report = train_dp(model, tokens.to(device), p, seed=seed)
         self._model = model.eval()
         self._stats = {
             "train_rows": len(train),
@@ -210,3 +216,17 @@ class AutoregressiveEngine:
 
     def info(self) -> dict[str, Any]:
         return {"engine": self.name, "params": dict(self.params), **self._stats}
+
+
+@contextmanager
+def _threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to `count` inside (None: left alone), restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
