@@ -199,9 +199,15 @@ def judge_expectations(counts: list[Any], planned_rows: int) -> CheckResult:
 
 @step("quality")
 def check_quality(
-    real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract, spec: JobSpec
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    contract: Contract,
+    spec: JobSpec,
 ) -> CheckResult:
-    return quality.check(real, synthetic, None, contract, spec.checks.quality)
+    return quality.check(
+        real, synthetic, holdout, contract, spec.checks.quality, seed=spec.sample.seed
+    )
 
 
 @step("utility")
@@ -332,7 +338,7 @@ def run_checks(
             )
     results = []
     if checks.quality.enabled:
-        results.append(check_quality(real_train, synthetic, contract, spec))
+        results.append(check_quality(real_train, synthetic, real_holdout, contract, spec))
     if checks.utility.enabled:
         results.append(check_utility(real_train, synthetic, real_holdout, contract, spec))
     if checks.detection.enabled:

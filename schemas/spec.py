@@ -422,6 +422,13 @@ class QualityChecks(_Strict):
         description="Mean share of each real pairwise association (Cramer's V >= 0.1) kept in "
         "the synthetic data; an engine that models columns independently scores near 0.",
     )
+    significance: float = Field(
+        default=0.01,
+        gt=0.0,
+        lt=0.5,
+        description="With a holdout, a score below its minimum fails only when it is also below "
+        "what unseen real rows score by more than sampling noise explains at this one-sided level.",
+    )
 
 
 class UtilityChecks(_Strict):
@@ -430,6 +437,13 @@ class UtilityChecks(_Strict):
     enabled: bool = True
     min_ratio: float = Field(
         default=0.80, ge=0.0, description="TSTR score / TRTR score (ROC AUC or R2) at least."
+    )
+    significance: float = Field(
+        default=0.01,
+        gt=0.0,
+        lt=0.5,
+        description="The ratio fails only when its upper confidence bound (paired bootstrap over "
+        "the holdout rows, one-sided at this level) is below `min_ratio` too.",
     )
 
 
@@ -440,6 +454,13 @@ class DetectionChecks(_Strict):
     max_auc: float = Field(default=0.75, ge=0.5, le=1.0)
     rows: PositiveInt = Field(default=10_000, description="Rows taken from each side.")
     folds: int = Field(default=5, ge=2, le=20)
+    significance: float = Field(
+        default=0.01,
+        gt=0.0,
+        lt=0.5,
+        description="The AUC fails only when above `max_auc` by more than sampling noise explains "
+        "(Hanley-McNeil standard error at the rows per side) at this one-sided level.",
+    )
 
 
 class AnonymeterChecks(_Strict):

@@ -134,4 +134,6 @@ def weighted_auc(hit: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.
     below = np.cumsum(negative, axis=1) - negative
     pairs = positive.sum(axis=1) * negative.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(pairs > 0, (positive * (below + 0.5 * negative)).sum(axis=1) / pairs, np.nan)
+        return np.where(
+            pairs > 0, (positive * (below + 0.5 * negative)).sum(axis=1) / pairs, np.nan
+        )

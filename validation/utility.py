@@ -8,10 +8,22 @@ Like is compared with like: a model's skill grows with its training rows, so whe
 synthetic rows than real ones, TRTR trains on a seeded sample of as many real rows. A categorical
 feature with more categories than the booster takes (255) keeps its most frequent training
 categories (at most 254, each with 10 rows or more) and folds the rest into one.
+
+Judged beyond sampling noise. On a table of a few hundred rows the holdout has under a hundred,
+and two honest models' scores on it differ by several tenths of R2 by chance. Each model predicts
+the holdout once; a paired bootstrap over the holdout rows (the same resample scores both, as
+multinomial row counts, so R2 and AUC are recomputed from weighted sums without refitting) gives
+the distribution of tstr - r * trtr. The check fails only when the point ratio is below
+`min_ratio` and the upper bound of tstr - min_ratio * trtr at `significance` is below 0 too (the
+difference is better conditioned than the ratio when trtr is small). The metrics report
+`ratio_upper_bound`, the largest ratio that bound does not reject. When the real model's skill is
+itself within noise of chance (lower bound of R2 <= 0, or of AUC <= 0.5) the ratio means nothing
+and the check is skipped with the reason. The point estimates are the same as without the bound.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +31,7 @@ import pandas as pd
 
 from schemas.contract import Contract
 from schemas.spec import ColumnType, Role, UtilityChecks
+from validation import noise
 from validation.frames import features
 from validation.result import CheckResult
 
@@ -27,6 +40,7 @@ __all__ = ["Booster", "check", "xy"]
 NAME = "utility"
 _MAX_BINS = 255  # HistGradientBoosting's limit on a categorical feature's categories
 _MIN_SUPPORT = 10  # rows a category of a wide column needs to be kept apart
+_CHANCE = {"r2": 0.0, "roc_auc": 0.5}  # the score of a model with no skill
 
 
 def check(
@@ -56,8 +70,9 @@ def check(
         pick = np.random.default_rng(seed).choice(len(real_y), len(synthetic_y), replace=False)
         pick.sort()
         real_x, real_y = real_x.iloc[pick].reset_index(drop=True), real_y[pick]
-    trtr = _score(real_x, real_y, test_x, test_y, regression)
-    tstr = _score(synthetic_x, synthetic_y, test_x, test_y, regression)
+    real_skill = _Skill.fit(real_x, real_y, test_x, test_y, regression)
+    synthetic_skill = _Skill.fit(synthetic_x, synthetic_y, test_x, test_y, regression)
+    trtr, tstr = real_skill.point, synthetic_skill.point
     metrics: dict[str, Any] = {
         "target": target.name,
         "metric": metric,
@@ -73,15 +88,11 @@ def check(
         metrics["skipped"] = "the real target has one class only"
     elif tstr is None:
         reasons.append("a model cannot be trained on the synthetic target (one class only)")
-    elif trtr <= 0:
+    elif trtr <= _CHANCE[metric]:
         metrics["skipped"] = "the real-data model has no skill on the holdout"
     else:
         metrics["ratio"] = round(tstr / trtr, 4)
-        if metrics["ratio"] < thresholds.min_ratio:
-            reasons.append(
-                f"TSTR/TRTR {metric} ratio {metrics['ratio']:.3f} is below the minimum "
-                f"{thresholds.min_ratio} (synthetic {tstr:.3f}, real {trtr:.3f})"
-            )
+        reasons += _judge(metrics, real_skill, synthetic_skill, thresholds, seed=seed)
     return CheckResult(NAME, not reasons, metrics, tuple(reasons))
 
 
@@ -150,30 +161,115 @@ class Booster:
         return out
 
 
-def _score(
-    x: pd.DataFrame, y: np.ndarray, test_x: pd.DataFrame, test_y: np.ndarray, regression: bool
-) -> float | None:
-    from sklearn.metrics import r2_score, roc_auc_score
+def _judge(
+    metrics: dict[str, Any],
+    real: _Skill,
+    synthetic: _Skill,
+    thresholds: UtilityChecks,
+    *,
+    seed: int,
+) -> list[str]:
+    """Bootstrap bounds into `metrics`, and the reason to fail, if any (see the module's doc)."""
+    trtr_draws, tstr_draws = [], []
+    for weights in noise.resample_weights(len(real.truth), seed=seed):
+        trtr_draws.append(real.resampled(weights))
+        tstr_draws.append(synthetic.resampled(weights))
+    trtr_b, tstr_b = np.concatenate(trtr_draws), np.concatenate(tstr_draws)
+    both = np.isfinite(trtr_b) & np.isfinite(tstr_b)
+    trtr_b, tstr_b = trtr_b[both], tstr_b[both]
+    alpha, metric, limit = thresholds.significance, metrics["metric"], thresholds.min_ratio
+    lower = float(np.quantile(trtr_b, alpha))
+    metrics["trtr_lower_bound"] = round(lower, 4)
+    if lower <= _CHANCE[metric]:
+        metrics["ratio"] = None
+        metrics["skipped"] = (
+            f"the real-data model's skill on the holdout is within sampling noise of chance "
+            f"({metric} {metrics['trtr']:.3f}, lower bound {lower:.3f} at significance {alpha})"
+        )
+        return []
 
-    if len(y) < 2:
-        return None
-    if regression:
-        model = Booster(regression=True).fit(x, y)
-        return round(float(r2_score(test_y, model.predict(test_x))), 4)
-    if len(np.unique(y)) < 2:
-        return None
-    model = Booster(regression=False).fit(x, y)
-    proba = model.predict_proba(test_x)
-    # One-vs-rest AUC of each class both sides know, weighted by its holdout share: a holdout class
-    # the model never saw cannot be scored, and a class the holdout lacks has no AUC.
-    known = np.isin(test_y, model.classes_)
-    proba, test_y = proba[known], test_y[known]
-    aucs, shares = [], []
-    for i, label in enumerate(model.classes_):
-        hit = test_y == label
-        if hit.any() and not hit.all():
-            aucs.append(roc_auc_score(hit, proba[:, i]))
-            shares.append(hit.sum())
-        if len(model.classes_) == 2:
-            break  # the two one-vs-rest AUCs of a binary model are the same number
-    return round(float(np.average(aucs, weights=shares)), 4) if aucs else None
+    def upper(ratio: float) -> float:  # the upper bound of tstr - ratio * trtr
+        return noise.upper_quantile(tstr_b - ratio * trtr_b, alpha)
+
+    metrics["ratio_upper_bound"] = round(_largest_ratio(upper, metrics["ratio"]), 4)
+    if metrics["ratio"] >= limit or upper(limit) >= 0:
+        return []
+    return [
+        f"TSTR/TRTR {metric} ratio {metrics['ratio']:.3f} is below the minimum {limit} beyond "
+        f"sampling noise (at most {metrics['ratio_upper_bound']:.3f} at significance {alpha}; "
+        f"synthetic {metrics['tstr']:.3f}, real {metrics['trtr']:.3f})"
+    ]
+
+
+def _largest_ratio(upper: Callable[[float], float], start: float) -> float:
+    """The largest ratio r whose upper bound of tstr - r * trtr is still >= 0 (decreasing in r
+    while the real model has skill): the ratio's one-sided upper confidence bound."""
+    low, high, step = start, start, 1.0
+    while upper(low) < 0 and step < 1e6:
+        low, step = low - step, step * 2
+    step = 1.0
+    while upper(high) >= 0 and step < 1e6:
+        high, step = high + step, step * 2
+    for _ in range(40):
+        middle = (low + high) / 2
+        low, high = (middle, high) if upper(middle) >= 0 else (low, middle)
+    return low
+
+
+class _Skill:
+    """One model's holdout predictions, scored once (`point`, as scikit-learn scores them) and
+    under bootstrap resample weights over the holdout rows (`resampled`), never refitted."""
+
+    def __init__(self, truth: np.ndarray, predicted: Any, regression: bool) -> None:
+        self.truth, self.predicted, self.regression = truth, predicted, regression
+        self.point: float | None = None
+        self.terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (rows, hit, score)
+
+    @classmethod
+    def fit(
+        cls,
+        x: pd.DataFrame,
+        y: np.ndarray,
+        test_x: pd.DataFrame,
+        test_y: np.ndarray,
+        regression: bool,
+    ) -> _Skill:
+        from sklearn.metrics import r2_score, roc_auc_score
+
+        if len(y) < 2 or (not regression and len(np.unique(y)) < 2):
+            return cls(test_y, None, regression)
+        model = Booster(regression=regression).fit(x, y)
+        if regression:
+            skill = cls(test_y, model.predict(test_x), regression)
+            skill.point = round(float(r2_score(test_y, skill.predicted)), 4)
+            return skill
+        skill = cls(test_y, model.predict_proba(test_x), regression)
+        # One-vs-rest AUC of each class both sides know, weighted by its holdout share: a holdout
+        # class the model never saw cannot be scored, and a class the holdout lacks has no AUC.
+        rows = np.flatnonzero(np.isin(test_y, model.classes_))
+        known = test_y[rows]
+        aucs, shares = [], []
+        for i, label in enumerate(model.classes_):
+            hit = known == label
+            if hit.any() and not hit.all():
+                aucs.append(roc_auc_score(hit, skill.predicted[rows, i]))
+                shares.append(hit.sum())
+                skill.terms.append((rows, hit, skill.predicted[rows, i]))
+            if len(model.classes_) == 2:
+                break  # the two one-vs-rest AUCs of a binary model are the same number
+        skill.point = round(float(np.average(aucs, weights=shares)), 4) if aucs else None
+        return skill
+
+    def resampled(self, weights: np.ndarray) -> np.ndarray:
+        """The score under each row of `weights` (resamples x holdout rows)."""
+        if self.regression:
+            return noise.weighted_r2(self.truth, self.predicted, weights)
+        total, shares = np.zeros(len(weights)), np.zeros(len(weights))
+        for rows, hit, score in self.terms:
+            w = weights[:, rows]
+            auc, share = noise.weighted_auc(hit, score, w), w @ hit
+            usable = np.isfinite(auc)
+            total += np.where(usable, auc * share, 0.0)
+            shares += np.where(usable, share, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(shares > 0, total / shares, np.nan)
