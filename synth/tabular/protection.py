@@ -36,7 +36,8 @@ from synth.tabular.autoregressive.codecs import exact
 __all__ = ["DISCRETE_UP_TO", "Protection", "protect_values"]
 
 # The autoregressive codec keeps numbers with at most this many distinct values exactly (its
-# `exact_up_to` default): such columns are protected like categories.
+# `exact_up_to` default) when they average 40 rows or more each (`codecs.exact`): such columns are
+# protected like categories.
 DISCRETE_UP_TO = 128
 
 
