@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from schemas.errors import DataError, SpecError
-from schemas.spec import ColumnSpec, PiiKind
+from schemas.spec import ColumnSpec, PiiKind, ValueProtection
 from synth.io.contract import coerce_column, to_number
 from synth.pii import detect_kind
 
@@ -218,6 +218,12 @@ def _textual(name: str, values: pd.Series, text: pd.Series, profile: _Profile) -
     wordy = wordy and spaced.mean() > 0.5  # mostly distinct phrases: free text, not categories
     if wordy or text.str.len().mean() >= 40:
         return ColumnGuess(name, {"type": "text"}, "free text: not modelled, replaced by fakes")
+    # value protection replaces every category held by fewer than min_count training rows: a
+    # column made mostly of such values would be modelled as noise, so it is not modelled at all
+    floor = ValueProtection().min_count
+    if (text.map(text.value_counts()) >= floor).mean() < 0.5:
+        why = f"most values are held by fewer than {floor} rows: not modelled, replaced by fakes"
+        return ColumnGuess(name, {"type": "text"}, why, profile.suggested)
     why = "many categories: consider type text" if profile.distinct > 1000 else ""
     if to_number(text).notna().mean() >= 0.9:
         why = "mostly numbers: list the other values in source.na_values if they mean missing"

@@ -87,7 +87,7 @@ def test_codes_booleans_free_text_and_empty_columns() -> None:
     rows = 200
     frame = pd.DataFrame(
         {
-            "zip": [f"{n:05d}" for n in rng.integers(0, 3000, rows)],
+            "zip": [f"{n:05d}" for n in rng.integers(0, 20, rows)],
             "store_code": rng.integers(100, 110, rows),
             "smoker": rng.choice(["yes", "no"], rows),
             "active": rng.choice([0, 1], rows),
@@ -207,3 +207,20 @@ def test_init_on_a_missing_or_unknown_source_is_an_input_error(tmp_path: Path) -
     with pytest.raises(SpecError, match="cannot tell its kind"):
         init_spec(str(odd), out=str(tmp_path / "x.yaml"))
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_a_column_of_mostly_rare_values_is_not_modelled() -> None:
+    """Value protection replaces categories held by fewer than 5 training rows, so a column made
+    of them (lab ids of a small study, a unique code) is drafted as text: replaced by fakes."""
+    rng = np.random.default_rng(1)
+    rows = 400
+    frame = pd.DataFrame(
+        {
+            "lab": [f"{n // 2:03d}-{n // 2 % 7:03d}" for n in range(rows)],  # two rows each
+            "site": [f"S{n:04d}" for n in rng.integers(0, 300, rows)],
+            "ward": rng.choice(["A", "B", "C"], rows),
+        }
+    )
+    specs = _guesses(frame)
+    assert specs["lab"] == specs["site"] == {"type": "text"}
+    assert specs["ward"] == {"type": "categorical"}
