@@ -40,11 +40,11 @@ def main() -> int:
     import numpy as np
     import pandas as pd
 
-    from flows.synthesize import anonymeter_runner
     from schemas import load_spec
     from synth.io import build_contract, read_source, split_holdout
     from synth.tabular import make_engine
     from validation import privacy
+    from validation.anonymeter_run import runner as anonymeter_runner
 
     spec = load_spec(REPO / "examples" / "adult.yaml")
     contract, typed = build_contract(read_source(spec.source), spec.dataset, label="adult")

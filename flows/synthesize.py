@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,12 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from flows.checks import judge_expectations, run_checks
 from flows.partitions import combined, plan_work, run_partitions
 from flows.steps import step, synth_logs_to
 from schemas import Contract, GateFailed, JobSpec, load_spec
 from schemas.load import flag_overrides
-from schemas.spec import PrivacyChecks, Role, SampleSpec
+from schemas.spec import SampleSpec
 from synth.fairness import FairPlan, fair_cells, plan_weights
 from synth.io import build_contract, read_source, source_fingerprint, split_holdout
 from synth.io.model_store import ModelStore, model_key, store_root
@@ -42,18 +42,9 @@ from synth.tabular.protection import DISCRETE_UP_TO, Protection, protect_values
 from validation import (
     CheckResult,
     Verdict,
-    anonymeter_run,
-    bias,
-    detection,
     fold,
     privacy,
-    quality,
-    utility,
 )
-from validation.expectations import judge
-from validation.frames import modelled
-from validation.profile import distributions
-from validation.reference import reference, support
 from validation.report import render
 
 
@@ -190,166 +181,6 @@ def sample(
         verdict = judge_expectations([r.expectations for r in results], planned)
     check_rows = pd.concat([r.check_rows for r in results], ignore_index=True)
     return staged, verdict, check_rows, combined(results)
-
-
-@step("expectations")
-def judge_expectations(counts: list[Any], planned_rows: int) -> CheckResult:
-    return judge(counts, expected_rows=planned_rows)
-
-
-@step("quality")
-def check_quality(
-    real: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    holdout: pd.DataFrame,
-    contract: Contract,
-    spec: JobSpec,
-) -> CheckResult:
-    return quality.check(
-        real, synthetic, holdout, contract, spec.checks.quality, seed=spec.sample.seed
-    )
-
-
-@step("utility")
-def check_utility(
-    real: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    holdout: pd.DataFrame,
-    contract: Contract,
-    spec: JobSpec,
-) -> CheckResult:
-    return utility.check(
-        real, synthetic, holdout, contract, spec.checks.utility, seed=spec.sample.seed
-    )
-
-
-@step("detection")
-def check_detection(
-    real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract, spec: JobSpec
-) -> CheckResult:
-    return detection.check(
-        real, synthetic, None, contract, spec.checks.detection, seed=spec.sample.seed
-    )
-
-
-def anonymeter_runner(
-    contract: Contract, settings: PrivacyChecks, *, seed: int
-) -> Callable[[privacy.Samples], dict[str, Any]] | None:
-    """anonymeter on the privacy check's samples: the training sample against an equal-sized
-    holdout control, with as many synthetic rows (None when disabled)."""
-    if not settings.anonymeter.enabled:
-        return None
-
-    def run(samples: privacy.Samples) -> dict[str, Any]:
-        return anonymeter_run.evaluate(
-            modelled(samples.train, contract),
-            modelled(samples.holdout, contract),
-            modelled(samples.synthetic.iloc[: len(samples.train)], contract),
-            quasi_identifiers=contract.with_role(Role.quasi_identifier),
-            sensitive=contract.with_role(Role.sensitive),
-            settings=settings.anonymeter,
-            seed=seed,
-        )
-
-    return run
-
-
-@step("privacy")
-def check_privacy(
-    train: pd.DataFrame,
-    holdout: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    real: pd.DataFrame,
-    contract: Contract,
-    spec: JobSpec,
-    filtered: dict[str, Any] | None,
-) -> CheckResult:
-    settings = spec.checks.privacy
-    run_anonymeter = anonymeter_runner(contract, settings, seed=spec.sample.seed)
-    return privacy.check(
-        train,
-        holdout,
-        synthetic,
-        contract,
-        settings,
-        seed=spec.sample.seed,
-        real_identifiers=real[[c.name for c in contract.columns if c.is_faked]],
-        filtered=filtered,
-        anonymeter=run_anonymeter,
-    )
-
-
-@step("bias")
-def check_bias(
-    train: pd.DataFrame,
-    holdout: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    contract: Contract,
-    spec: JobSpec,
-    weights: np.ndarray | None,
-    fair: FairPlan | None,
-) -> CheckResult:
-    # groups rarer than the report's k-anonymity floor are neither judged nor named
-    settings = spec.checks.bias
-    settings = settings.model_copy(
-        update={"min_count": max(settings.min_count, spec.report.min_count)}
-    )
-    return bias.check(train, holdout, synthetic, contract, settings, weights=weights, fair=fair)
-
-
-@step("profile")
-def profile(
-    real: pd.DataFrame, synthetic: pd.DataFrame, contract: Contract, spec: JobSpec
-) -> list[dict[str, Any]]:
-    return distributions(real, synthetic, contract, min_count=spec.report.min_count)
-
-
-def run_checks(
-    synthetic: pd.DataFrame,
-    train: pd.DataFrame,
-    holdout: pd.DataFrame,
-    real: pd.DataFrame,
-    contract: Contract,
-    spec: JobSpec,
-    filtered: dict[str, Any] | None = None,
-    weights: np.ndarray | None = None,
-    fair: FairPlan | None = None,
-    batches: list[Batch] | None = None,
-) -> tuple[list[CheckResult], list[dict[str, Any]]]:
-    """The statistical checks over the seeded sample of the rows (expectations ran on every row,
-    partition by partition, as they were written). Each compares with the real rows the plan
-    (`batches`) asks for: all of them for an unconditioned run, the matching ones for conditions."""
-    checks, seed = spec.checks, spec.sample.seed
-    real_train, real_holdout, private_train, private_holdout = train, holdout, train, holdout
-    if batches is not None:
-        groups = [(b.rows, b.conditions) for b in batches]
-        train_w, holdout_w = plan_weights(groups, train), plan_weights(groups, holdout)
-        real_train = reference(train, train_w, seed=seed)
-        real_holdout = reference(holdout, holdout_w, seed=seed + 1)
-        private_train, private_holdout = support(train, train_w), support(holdout, holdout_w)
-        if real_train is not train:
-            get_run_logger().info(
-                "checks compare with the real rows the plan asks for: %d training and %d holdout "
-                "rows (%d and %d for privacy)",
-                len(real_train),
-                len(real_holdout),
-                len(private_train),
-                len(private_holdout),
-            )
-    results = []
-    if checks.quality.enabled:
-        results.append(check_quality(real_train, synthetic, real_holdout, contract, spec))
-    if checks.utility.enabled:
-        results.append(check_utility(real_train, synthetic, real_holdout, contract, spec))
-    if checks.detection.enabled:
-        results.append(check_detection(real_train, synthetic, contract, spec))
-    if checks.privacy.enabled:
-        results.append(
-            check_privacy(private_train, private_holdout, synthetic, real, contract, spec, filtered)
-        )
-    if checks.bias.enabled:
-        results.append(check_bias(train, holdout, synthetic, contract, spec, weights, fair))
-    return results, profile(real_train, synthetic, contract, spec)
 
 
 @step("gate")

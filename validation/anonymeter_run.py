@@ -17,13 +17,21 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["AnonymeterUnavailable", "evaluate", "installed_venvs", "interpreter"]
+from schemas.contract import Contract
+from schemas.spec import PrivacyChecks, Role
+from validation.frames import modelled
+
+if TYPE_CHECKING:
+    from validation.privacy import Samples
+
+__all__ = ["AnonymeterUnavailable", "evaluate", "installed_venvs", "interpreter", "runner"]
 
 ENV_PYTHON = "SYNTH_ANONYMETER_PYTHON"
 WORKER = Path(__file__).with_name("anonymeter_worker.py")
@@ -149,6 +157,28 @@ def evaluate(
     if not isinstance(result, dict) or "evaluators" not in result:
         raise RuntimeError("anonymeter worker wrote an unexpected result")
     return result
+
+
+def runner(
+    contract: Contract, settings: PrivacyChecks, *, seed: int
+) -> Callable[[Samples], dict[str, Any]] | None:
+    """anonymeter on the privacy check's samples: the training sample against an equal-sized
+    holdout control, with as many synthetic rows (None when disabled)."""
+    if not settings.anonymeter.enabled:
+        return None
+
+    def run(samples: Samples) -> dict[str, Any]:
+        return evaluate(
+            modelled(samples.train, contract),
+            modelled(samples.holdout, contract),
+            modelled(samples.synthetic.iloc[: len(samples.train)], contract),
+            quasi_identifiers=contract.with_role(Role.quasi_identifier),
+            sensitive=contract.with_role(Role.sensitive),
+            settings=settings.anonymeter,
+            seed=seed,
+        )
+
+    return run
 
 
 def _cores() -> int:

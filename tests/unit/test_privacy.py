@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.synthesize import anonymeter_runner
 from schemas import load_spec
 from schemas.spec import PrivacyChecks, Role
 from synth.io import build_contract, read_source, split_holdout
@@ -14,6 +13,7 @@ from synth.sampling import Batch, RowFilter
 from synth.tabular import make_engine
 from tests.builders import REPO, write_job
 from validation import privacy
+from validation.anonymeter_run import runner as anonymeter_runner
 from validation.distance import Encoder, nearest, row_hashes
 
 NO_ANONYMETER = PrivacyChecks().model_copy(
