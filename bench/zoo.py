@@ -299,6 +299,8 @@ def _verdict(row: dict[str, Any] | None) -> str:
         return "-"
     if row.get("status") in ("published", "quarantined"):
         return row["status"]
+    if row.get("status") == "timeout":
+        return f"timeout ({row.get('seconds', 0):.0f} s)"
     return f"{row.get('status', 'error')} (exit {row.get('exit_code')}, {row.get('stage')})"
 
 
