@@ -94,7 +94,9 @@ class Encoder:
         at = 0
         for name, values in table.items():
             if name in self.domains:
-                codes = values.cat.codes.to_numpy()  # -1: missing (or outside the domain)
+                # -1: missing (or outside the domain); pandas stores small codes as int8, which
+                # would overflow once offset past the 127th one-hot column
+                codes = values.cat.codes.to_numpy().astype(np.int64)
                 slots = np.where(codes < 0, self.domains[name], codes)
                 if name in one_hot:
                     out[np.arange(len(table)), at + slots] = np.sqrt(0.5)

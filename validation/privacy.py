@@ -324,7 +324,13 @@ def check(
     """Run every privacy measure; `real_identifiers` holds the real values of faked columns,
     `filtered` the privacy filter's counts, `anonymeter` runs anonymeter on the samples."""
     if holdout is None or len(holdout) < 2 or len(train) < 2:
-        return CheckResult(NAME, False, {}, ("privacy checks need training and holdout rows",))
+        # a plan conditioned on a combination that unseen rows never hold cannot be told apart
+        # from copying: without holdout rows to compare with, nothing is published
+        reason = (
+            f"privacy cannot be judged: the real rows the plan asks for number {len(train)} "
+            f"training and {0 if holdout is None else len(holdout)} holdout rows (2 of each needed)"
+        )
+        return CheckResult(NAME, False, {}, (reason,))
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 

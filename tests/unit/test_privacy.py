@@ -311,3 +311,16 @@ def test_a_wide_column_is_compared_by_code_at_the_distance_a_one_hot_gives(tmp_p
     assert np.allclose(by_code, by_one_hot)
     brute = np.sqrt(((dense[query][:, None] - dense[reference][None]) ** 2).sum(-1))
     assert np.allclose(np.take_along_axis(brute, where, 1), by_code)
+
+
+def test_many_one_hot_columns_encode_past_the_int8_range(tmp_path) -> None:
+    """pandas keeps a small domain's codes as int8: offsetting them past the 127th one-hot slot
+    overflowed (a 70-column survey table crashed the privacy check)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({f"c{i}": rng.choice(["a", "b", "c", "d", "e"], 60) for i in range(40)})
+    frame.to_parquet(tmp_path / "d.parquet")
+    spec = load_spec(_spec_file(tmp_path, {c: {"type": "categorical"} for c in frame}))
+    contract, typed = build_contract(read_source(spec.source), spec.dataset, label="d")
+    points = Encoder.fit(typed, contract).transform(typed)
+    assert points.dense.shape == (60, 40 * 6)
+    assert np.allclose((points.dense > 0).sum(1), 40)  # one slot per column, each in its place
