@@ -395,7 +395,11 @@ class ExpectationChecks(_Strict):
         default=0.0, ge=0.0, le=1.0, description="Share of rows one expectation may fail."
     )
     null_share_tolerance: float = Field(
-        default=0.05, ge=0.0, le=1.0, description="Allowed excess of nulls over the real share."
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Allowed excess of nulls over the real share, on top of that share's "
+        "sampling noise (a 1% one-sided bound).",
     )
     range_tolerance: float = Field(
         default=0.0,
