@@ -39,7 +39,7 @@ def test_rare_combination_is_sampled_exactly_through_the_flow(tmp_path: Path, ca
     code, summary = _run_json(capsys, "run", str(spec))
     # no holdout row holds the combination, so privacy cannot be judged and nothing is published
     assert code == 1, summary
-    assert [r for r in summary["reasons"] if not r.startswith("privacy cannot be judged")] == []
+    assert [r for r in summary["reasons"] if "privacy cannot be judged" not in r] == []
     rows = pq.read_table(summary["data"]).to_pandas()
     assert len(rows) == 150
     for column, value in rare.items():
