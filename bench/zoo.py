@@ -23,7 +23,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # so `python bench/zoo.py` finds the registry from anywhere
 from bench.zoo_tables import FAST, ZOO, ZooTable, by_name  # noqa: E402
+from flows.deployments import server_healthy  # noqa: E402
 
 SYNTH = Path(sys.executable).parent / "synth"
 OURS, COPULA = "autoregressive", "gaussian_copula"
@@ -141,7 +141,7 @@ def prefect_server(env: dict[str, str], *, embedded: bool) -> Iterator[dict[str,
         )
         try:
             deadline = time.monotonic() + 300
-            while not _healthy(url):
+            while not server_healthy(url):
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"prefect server did not start; see {home / 'server.log'}")
                 time.sleep(1.0)
@@ -149,14 +149,6 @@ def prefect_server(env: dict[str, str], *, embedded: bool) -> Iterator[dict[str,
         finally:
             server.terminate()
             server.wait(timeout=60)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def write_table(table: ZooTable, folder: Path) -> Path:

@@ -17,7 +17,18 @@ from typing import Any
 from schemas import load_spec
 from schemas.errors import SpecError
 
-__all__ = ["deployment_name", "deployments", "require_server"]
+__all__ = ["deployment_name", "deployments", "require_server", "server_healthy"]
+
+
+def server_healthy(url: str) -> bool:
+    """Whether a Prefect server answers its health check at `url` (its API root)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def require_server(command: str) -> None:

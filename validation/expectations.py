@@ -19,11 +19,13 @@ import pandas as pd
 
 from schemas.contract import ColumnContract, Contract, combination_keys
 from schemas.spec import ColumnType, ExpectationChecks, FixedCombinations, Role
+from validation.noise import se_share, z
 from validation.result import CheckResult
 
 __all__ = ["ExpectationCounts", "ExpectationRun", "check", "judge"]
 
 NAME = "expectations"
+NULL_SIGNIFICANCE = 0.01  # the real null share's one-sided bound, as the other checks' default
 _RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
 _KEPT = ("element_count", "unexpected_count", "missing_count")  # everything else may hold values
 # GX judges numpy dtypes reliably, not pandas extension dtypes: batches are checked numpy-backed,
@@ -133,7 +135,7 @@ class ExpectationRun:
         nullable = c.spec.constraints.nullable and Role.key not in c.roles
         # the real share is itself an estimate: on a small table its sampling noise (a 1%
         # one-sided bound) comes on top of the tolerance, as every other check allows for noise
-        noise = 2.33 * np.sqrt(c.null_share * (1.0 - c.null_share) / max(self.contract.rows, 1))
+        noise = z(NULL_SIGNIFICANCE) * se_share(c.null_share, max(self.contract.rows, 1))
         null_allowed = (
             min(1.0, c.null_share + self.thresholds.null_share_tolerance + noise)
             if nullable

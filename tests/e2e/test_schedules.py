@@ -7,12 +7,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from flows.deployments import server_healthy
 from tests.builders import write_job
 from tests.e2e.test_operations import QUICK
 
@@ -33,14 +33,6 @@ def _wait(check, timeout: float, what: str) -> None:
             return
         time.sleep(1.0)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +68,7 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait(lambda: _healthy(env["PREFECT_API_URL"]), 240, "prefect server start")
+        _wait(lambda: server_healthy(env["PREFECT_API_URL"]), 240, "prefect server start")
         yield env
     finally:
         server.terminate()
