@@ -56,7 +56,9 @@ def run_one(engine_name: str, rows: int, batch: int, workers: int) -> dict[str, 
     lap("ingest")
     contract, typed = build_contract(frame, spec.dataset, label="adult", fingerprint=fingerprint)
     lap("contract")
-    train, _ = split_holdout(typed, share=spec.split.holdout, seed=spec.split.seed)
+    train, _ = split_holdout(
+        typed, share=spec.split.holdout, seed=spec.split.seed, by=spec.split.by
+    )
     lap("split")
     engine = make_engine(spec.model.engine, spec.model.params)
     engine.fit(train[[c.name for c in contract.modelled]], contract, seed=spec.sample.seed)

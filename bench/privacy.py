@@ -48,7 +48,9 @@ def main() -> int:
 
     spec = load_spec(REPO / "examples" / "adult.yaml")
     contract, typed = build_contract(read_source(spec.source), spec.dataset, label="adult")
-    train, holdout = split_holdout(typed, share=spec.split.holdout, seed=spec.split.seed)
+    train, holdout = split_holdout(
+        typed, share=spec.split.holdout, seed=spec.split.seed, by=spec.split.by
+    )
     modelled = [c.name for c in contract.modelled]
     settings = spec.checks.privacy
 

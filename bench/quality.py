@@ -39,7 +39,9 @@ def main() -> int:
 
     spec = load_spec(REPO / "examples" / "adult.yaml")
     contract, typed = build_contract(read_source(spec.source), spec.dataset, label="adult")
-    train, holdout = split_holdout(typed, share=spec.split.holdout, seed=spec.split.seed)
+    train, holdout = split_holdout(
+        typed, share=spec.split.holdout, seed=spec.split.seed, by=spec.split.by
+    )
     engine = make_engine(args.engine, spec.model.params if args.engine == spec.model.engine else {})
     engine.fit(train[[c.name for c in contract.modelled]], contract, seed=0)
     identifiers = Identifiers.for_run(contract, typed, seed=1)

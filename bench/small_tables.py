@@ -46,7 +46,9 @@ def job(name: str, work: Path) -> tuple[Any, Any, Any, Any]:
         spec = load_spec(_zoo_spec(name, work))
         frame = read_source(spec.source)
     contract, typed = build_contract(frame, spec.dataset, label=name)
-    train, holdout = split_holdout(typed, share=spec.split.holdout, seed=spec.split.seed)
+    train, holdout = split_holdout(
+        typed, share=spec.split.holdout, seed=spec.split.seed, by=spec.split.by
+    )
     return spec, contract, train, holdout
 
 

@@ -46,7 +46,9 @@ def _split() -> tuple[Any, Any, Any, Any]:
 
     spec = load_spec(REPO / "examples" / "adult.yaml")
     contract, typed = build_contract(read_source(spec.source), spec.dataset, label="adult")
-    train, holdout = split_holdout(typed, share=spec.split.holdout, seed=spec.split.seed)
+    train, holdout = split_holdout(
+        typed, share=spec.split.holdout, seed=spec.split.seed, by=spec.split.by
+    )
     return spec, contract, train, holdout
 
 

@@ -7,7 +7,7 @@ SDV's GaussianCopula on the same split.
     python bench/zoo.py --markdown            # the bench/README table from the last results
 
 Each table is written once to WORK/data (CSV, or Parquet where the package gives typed columns),
-`synth init DATA --target T [--sensitive S ...] --out WORK/specs/NAME.yaml` writes its spec, and
+`synth init DATA --target T [--sensitive S ...] [--subject C] --out WORK/specs/NAME.yaml` writes its spec, and
 `synth run SPEC --out WORK/out/ENGINE --json` runs it, as a user would: subprocesses of the
 installed command, one after another. GaussianCopula runs the same spec with `--engine
 gaussian_copula`, so the split, the sample plan and every check are the same code for both. Every
@@ -186,6 +186,8 @@ def init_spec(
     argv = [str(SYNTH), "init", str(data), "--target", table.target, "--out", str(spec)]
     for column in table.sensitive:
         argv += ["--sensitive", column]
+    if table.subject:
+        argv += ["--subject", table.subject]
     if spec.exists():
         spec.unlink()
     done = _call(argv, env=env, timeout=timeout)

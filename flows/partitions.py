@@ -5,6 +5,9 @@ A partition is a run of consecutive seeded batches (`synth.sampling.plan_partiti
 staged Parquet part. What it holds, the expectation counts over it and the rows it lends to the
 statistical checks depend only on the plan and the seed, so two workers or twenty write the same
 data as one process. Workers return counts and a seeded sample, never the partition's rows.
+What a worker receives holds no real identifier nor any hash of one (fakes are numbered by output
+row, `synth.pii.UniqueFakes`), and it travels only over TLS unless the spec sets
+`scale.allow_insecure` (`schemas.spec.ScaleSpec`).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def check_setup(spec: JobSpec) -> None:
     privacy = spec.checks.privacy
     if privacy.enabled and privacy.anonymeter.enabled:
         try:
-            interpreter(privacy.anonymeter)
+            interpreter()  # from the environment only, never the spec
         except AnonymeterUnavailable as exc:
             raise SpecError(
                 f"checks.privacy.anonymeter is enabled but cannot run: {exc} (or set "

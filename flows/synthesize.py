@@ -27,6 +27,7 @@ from synth.io import build_contract, read_source, source_fingerprint, split_hold
 from synth.io.model_store import ModelStore, model_key, store_root
 from synth.io.publish import RunFolders, StagedParts, check_partitioning, publish
 from synth.io.readers import source_label
+from synth.io.split import subject_codes
 from synth.runinfo import build_metrics, new_run_id, parquet_metadata
 from synth.sampling import (
     Batch,
@@ -66,7 +67,7 @@ def check_contract(
 
 @step("split")
 def split(frame: pd.DataFrame, spec: JobSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return split_holdout(frame, share=spec.split.holdout, seed=spec.split.seed)
+    return split_holdout(frame, share=spec.split.holdout, seed=spec.split.seed, by=spec.split.by)
 
 
 @step("plan")
@@ -136,7 +137,12 @@ def fit(
         len(contract.modelled),
     )
     with synth_logs_to(logger):  # the engine's progress (epochs), if it logs any
-        engine.fit(train[[c.name for c in contract.modelled]], contract, seed=spec.sample.seed)
+        engine.fit(
+            train[[c.name for c in contract.modelled]],
+            contract,
+            seed=spec.sample.seed,
+            subjects=subject_codes(train, spec.split.by),
+        )
     if store is None:
         return engine, {"model_cache": "off"}
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -204,6 +210,7 @@ def publish_run(
         documents=documents,
         compression=spec.output.compression,
         partition_by=spec.output.partition_by,
+        keep_quarantined_rows=spec.output.keep_quarantined_rows,
     )
     return str(target)
 
@@ -235,6 +242,7 @@ def synthesize(
     group_floor = max(spec.checks.bias.min_count, spec.report.min_count)
     batches, weights, fair = plan_sample(plan, protected.train, contract, group_floor)
     try:
+        folders.begin()  # sweeps dead runs' staging; ours is private and names its owner
         model, cache = fit(protected.train, contract, spec, fingerprint, retrain)
         row_filter, floor = None, None
         if spec.sample.privacy_filter.enabled:
@@ -298,7 +306,7 @@ def run_summary(
         "job": spec.name,
         "run_id": folders.run_id,
         "output": target,
-        "data": f"{target}/data",
+        "data": f"{target}/data" if (Path(target) / "data").is_dir() else None,
         "report": f"{target}/report.html",
         "latest": str(folders.latest) if verdict.passed else None,
         "rows": rows,

@@ -189,5 +189,6 @@ class ImageJobSpec(_Strict):
         """A stable hash of the spec's meaning, output location aside (as for table specs)."""
         meaning = self.model_dump(mode="json")
         meaning["output"].pop("path", None)
+        meaning["output"].pop("keep_quarantined_rows", None)  # what is kept of a failed run
         canonical = json.dumps(meaning, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()

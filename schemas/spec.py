@@ -248,6 +248,12 @@ SourceSpec = Annotated[CsvSource | ParquetSource | SqlSource, Field(discriminato
 class SplitSpec(_Strict):
     holdout: float = Field(default=0.2, gt=0.0, lt=1.0, description="Share kept out of training.")
     seed: int = 0
+    by: str | None = Field(
+        default=None,
+        description="A column naming the subject of each row (a person in a panel): all of a "
+        "subject's rows go to the same side, so the holdout holds unseen subjects and no check "
+        "credits a model for recognising someone it trained on.",
+    )
 
 
 class DifferentialPrivacy(_Strict):
@@ -469,14 +475,11 @@ class DetectionChecks(_Strict):
 
 class AnonymeterChecks(_Strict):
     """anonymeter's singling-out, linkability and inference attacks, run in their own interpreter
-    (anonymeter pins numpy < 1.27 and pyarrow < 22, which the core does not)."""
+    (anonymeter pins numpy < 1.27 and pyarrow < 22, which the core does not). That interpreter
+    comes from the environment only ($SYNTH_ANONYMETER_PYTHON, else `make anonymeter`'s venv):
+    whoever writes a spec must not choose a program to run."""
 
     enabled: bool = True
-    python: Path | None = Field(
-        default=None,
-        description="Interpreter that has anonymeter installed; default: $SYNTH_ANONYMETER_PYTHON, "
-        "else this one if it can import anonymeter.",
-    )
     n_attacks: PositiveInt = Field(default=1000, description="Attacks per evaluator.")
     max_attempts: PositiveInt = Field(
         default=50_000,
@@ -628,6 +631,22 @@ class ReportSpec(_Strict):
 MAX_PARTITION_FOLDERS = 1000
 
 
+def partition_column_problem(name: str) -> str | None:
+    """Why `name` cannot head a Hive folder (`<name>=<value>`), or None when it can.
+
+    The name becomes a path segment as is: a separator or `..` would write outside the run, a
+    leading `.` or `_` is a folder Arrow skips (or fails on) when it reads the data back, and `=`
+    or `%` would be read back as part of the value.
+    """
+    if not name or name in (".", ".."):
+        return "is empty or a relative path"
+    if name[0] in "._":
+        return "starts with '.' or '_', which Arrow skips when it reads folders back"
+    if any(c in "/\\=%" or not c.isprintable() for c in name):
+        return "holds '/', '\\', '=', '%' or a control character"
+    return None
+
+
 class OutputSpec(_Strict):
     path: Path = Path("out")
     rows_per_file: PositiveInt = Field(
@@ -640,6 +659,25 @@ class OutputSpec(_Strict):
         description="Categorical or boolean columns to write Hive-style folders by "
         f"(data/sex=Female/part-00000.parquet); at most {MAX_PARTITION_FOLDERS} folders.",
     )
+    keep_quarantined_rows: bool = Field(
+        default=False,
+        description="Keep the rows of a run that failed a gate (quarantine/<run>/data, 0700). "
+        "Off: a quarantined run keeps only its report and metrics, since rows that failed the "
+        "privacy gate may sit too close to real ones.",
+    )
+
+    @field_validator("partition_by")
+    @classmethod
+    def _partition_names_are_folder_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            problem = partition_column_problem(name)
+            if problem is not None:
+                raise ValueError(f"column {name!r} {problem}")  # located by pydantic
+        return names
+
+
+# Dask comms that encrypt (inproc never leaves the process).
+SECURE_DASK_SCHEMES = ("tls", "wss", "inproc")
 
 
 class ScaleSpec(_Strict):
@@ -649,9 +687,25 @@ class ScaleSpec(_Strict):
     dask_address: str | None = Field(
         default=None,
         pattern=r"^(tcp|tls|inproc|ws|wss|ucx)://\S+$",
-        description="Scheduler of an existing Dask cluster (e.g. tcp://10.0.0.5:8786); partitions "
+        description="Scheduler of an existing Dask cluster (e.g. tls://10.0.0.5:8786); partitions "
         "then run on its workers through prefect-dask. Workers must see the output path.",
     )
+    allow_insecure: bool = Field(
+        default=False,
+        description="Accept a scheduler address without TLS (tcp://, ws://, ucx://). The model "
+        "and the fake pools travel to the workers; unencrypted, anyone on the network path reads "
+        "them. Off: only tls://, wss:// and inproc:// are accepted.",
+    )
+
+    @model_validator(mode="after")
+    def _encrypted_unless_allowed(self) -> ScaleSpec:
+        scheme = (self.dask_address or "").partition("://")[0]
+        if self.dask_address and scheme not in SECURE_DASK_SCHEMES and not self.allow_insecure:
+            raise ValueError(
+                f"dask_address: {scheme}:// is not encrypted; use tls:// (with Dask's TLS "
+                "settings) or set scale.allow_insecure: true"
+            )
+        return self
 
 
 class ScheduleSpec(_Strict):
@@ -692,6 +746,34 @@ class JobSpec(_Strict):
         default=None, description="For `synth serve` / `synth deploy`; a run by hand ignores it."
     )
     scale: ScaleSpec = ScaleSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_program_named_in_the_spec(cls, raw: Any) -> Any:
+        node = raw
+        for part in ("checks", "privacy", "anonymeter"):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and "python" in node:
+            raise ValueError(
+                "checks.privacy.anonymeter.python: no longer read from a spec (it would run any "
+                "program the spec names); set SYNTH_ANONYMETER_PYTHON or run `make anonymeter`"
+            )
+        return raw
+
+    @model_validator(mode="after")
+    def _copies_of_real_rows_only_behind_the_privacy_gate(self) -> JobSpec:
+        if self.model.engine == "bootstrap" and not self.checks.privacy.enabled:
+            raise ValueError(
+                "model.engine: bootstrap publishes copies of real rows, so it runs only with "
+                "checks.privacy.enabled: true (the privacy gate quarantines its output)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _split_by_a_declared_column(self) -> JobSpec:
+        if self.split.by is not None and self.split.by not in self.dataset.columns:
+            raise ValueError(f"split.by: column {self.split.by!r} is not declared in schema")
+        return self
 
     @field_validator("dataset")
     @classmethod
@@ -786,6 +868,7 @@ class JobSpec(_Strict):
         same job written elsewhere is the same job, so `synth regenerate --out` finds it)."""
         meaning = self.model_dump(mode="json", by_alias=True)
         meaning["output"].pop("path", None)
+        meaning["output"].pop("keep_quarantined_rows", None)  # what is kept of a failed run
         for how in ("schedule", "scale"):  # when and where it runs: the output is the same
             meaning.pop(how, None)
         canonical = json.dumps(meaning, sort_keys=True)

@@ -31,9 +31,11 @@ from schemas.errors import SpecError
 from schemas.spec import Role, SampleSpec
 from synth.bands import Band, Bands, bands_for
 
-__all__ = ["FairPlan", "fair_cells", "plan_weights", "positive_class"]
+__all__ = ["RARE_CLASS", "FairPlan", "fair_cells", "outcome_name", "plan_weights", "positive_class"]
 
 _SWEEPS = 500
+# how a class held by fewer than min_count real rows is named: never by its value
+RARE_CLASS = "(a rare class)"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class FairPlan:
     positive: Any = None
     rate: float | None = None
     bands: dict[str, Bands] = field(default_factory=dict)  # the banded columns' bands
+    positive_name: str = RARE_CLASS  # how reports name `positive` (see `outcome_name`)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,21 +58,35 @@ class FairPlan:
             else {
                 "column": self.parity_column,
                 "target": self.target,
-                "positive": str(self.positive),
+                "positive": self.positive_name,
                 "rate": round(self.rate or 0.0, 6),
             },
         }
 
 
-def positive_class(values: pd.Series, given: Any = None) -> Any:
-    """The favourable outcome: `given` (matched to a real class), else the rarer class."""
+def positive_class(values: pd.Series, given: Any = None, *, min_count: int = 1) -> Any:
+    """The favourable outcome: `given` (matched to a real class), else the rarest class held by
+    at least `min_count` rows (the rarest of all when none is).
+
+    The minority class of a binary target is the one a fairness question is about, unless it is
+    too rare to name: then the other class is taken. For two classes that changes no rate gap (the
+    rates are complements), only which class the reports may name; for more classes a rate of a
+    class held by a handful of rows would be noise, and would point at those rows' groups."""
     counts = values.dropna().value_counts()
     if given is not None:
         for category in counts.index:
             if str(category).lower() == str(given).lower():
                 return category
         raise SpecError(f"the positive outcome {given!r} never occurs in the target")
-    return counts.index[-1]
+    common = counts[counts >= min_count]
+    return (common if len(common) else counts).index[-1]
+
+
+def outcome_name(values: pd.Series, positive: Any, *, min_count: int) -> str:
+    """How metrics, reasons and reports name the positive class: itself when at least `min_count`
+    real rows hold it, else `RARE_CLASS` (report.min_count: a rarer value is never named)."""
+    held = int((values == positive).fillna(False).sum())
+    return str(positive) if held >= min_count else RARE_CLASS
 
 
 def fair_cells(
@@ -90,10 +107,11 @@ def fair_cells(
     columns = list(shares)
     if parity is not None:
         target = parity.target or contract.with_role(Role.target)[0]
-        positive = positive_class(train[target], parity.positive)
+        positive = positive_class(train[target], parity.positive, min_count=min_count)
         real = train[target].dropna()
         rate = parity.rate if parity.rate is not None else float((real == positive).mean())
-        fair = FairPlan(shares, parity.column, target, positive, rate, bands)
+        name = outcome_name(train[target], positive, min_count=min_count)
+        fair = FairPlan(shares, parity.column, target, positive, rate, bands, name)
         columns += [c for c in (parity.column, target) if c not in columns]
     # a banded column takes part by its band labels ("" where missing, like a missing value)
     table = pd.DataFrame(

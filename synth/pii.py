@@ -1,50 +1,34 @@
 """Direct identifiers: detect their kind, and replace them with realistic fakes or fresh unique keys.
 
 PII columns never reach a model. Fakes come from Faker, seeded per batch; a fake that happens to equal
-a real value of the column is drawn again, so no real identifier can reappear in the output.
+a real value of the column is drawn again, so no real identifier can reappear in the output. Fakes of
+a column declared unique are numbered by output row, so they are unique by construction and a
+partition sampled on another machine needs only its row range: neither the real values nor any hash
+of them leaves the flow's process (low-entropy identifiers such as SSNs are recovered from keyed
+hashes by brute force once the key travels with them).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from schemas.errors import DataError
 from schemas.spec import PiiKind
 
-__all__ = ["Digests", "detect_kind", "fake_pool", "key_values", "pick_fakes", "unique_fakes"]
-
-
-class Digests:
-    """A set of strings known only by keyed hashes: `value in digests` answers membership
-    without holding the values. Partitions sampled on other processes or machines avoid the real
-    identifiers this way, so the real identifiers never leave the flow's process."""
-
-    __slots__ = ("_hashes", "_key")
-
-    def __init__(self, values: Collection[str]) -> None:
-        import os
-
-        self._key = os.urandom(16)  # per run: the digests are useless for guessing elsewhere
-        self._hashes = frozenset(self._digest(v) for v in values)
-
-    def _digest(self, value: str) -> bytes:
-        return hashlib.blake2b(value.encode(), key=self._key, digest_size=16).digest()
-
-    def __contains__(self, value: object) -> bool:
-        return isinstance(value, str) and self._digest(value) in self._hashes
-
-    def __len__(self) -> int:
-        return len(self._hashes)
-
-    def __getstate__(self) -> tuple[bytes, frozenset[bytes]]:
-        return self._key, self._hashes
-
-    def __setstate__(self, state: tuple[bytes, frozenset[bytes]]) -> None:
-        self._key, self._hashes = state
+__all__ = [
+    "UniqueFakes",
+    "detect_kind",
+    "fake_pool",
+    "key_values",
+    "pick_fakes",
+    "unique_fakes",
+]
 
 
 _NAME_HINTS: tuple[tuple[str, PiiKind], ...] = (
@@ -148,15 +132,61 @@ def pick_fakes(pool: np.ndarray, rows: int, *, seed: int) -> pd.Series:
     return pd.Series(pool[picks], dtype="string")
 
 
-def unique_fakes(
-    pool: np.ndarray, start: int, rows: int, *, avoid: Collection[str] = ()
-) -> pd.Series:
-    """Fakes for global rows [start, start + rows), unique across batches: numbered by row."""
-    values = []
-    for row in range(start, start + rows):
-        value = _numbered(pool[row % len(pool)], row + 1)
-        values.append(value if value not in avoid else f"{value}0")
-    return pd.Series(values, dtype="string")
+# Where a unique fake's row number goes, (plain value, e-mail local part): 'Ann Lee 17' and
+# 'ann.lee.17@example.org' first; the next pair only when a real value is the fake of some row.
+# No mark ends in a digit, so the number a fake ends with is its row's, whatever the pool holds.
+_MARKS: tuple[tuple[str, str], ...] = ((" ", "."), (" #", "+"), (" no. ", "_"), ("-", "-"))
+_MAX_ROW_DIGITS = 18  # no output has 10**18 rows; longer digit runs are not row numbers
+
+
+@dataclass(frozen=True)
+class UniqueFakes:
+    """Fakes for a faked column declared unique: output row r gets pool[r % len(pool)] numbered
+    r + 1. Injective in r by construction; `marks` were chosen in the flow's process so that no
+    real value of the column is the fake of any row, so workers need no real values to avoid."""
+
+    pool: np.ndarray
+    marks: tuple[str, str] = _MARKS[0]
+
+    def value(self, row: int) -> str:
+        """The fake of output row `row` (0-based)."""
+        base = str(self.pool[row % len(self.pool)])
+        plain, email = self.marks
+        if "@" in base:
+            local, _, domain = base.partition("@")
+            return f"{local}{email}{row + 1}@{domain}"
+        return f"{base}{plain}{row + 1}"
+
+    def values(self, start: int, rows: int) -> pd.Series:
+        """The fakes of output rows [start, start + rows): the same whatever the batching."""
+        return pd.Series([self.value(r) for r in range(start, start + rows)], dtype="string")
+
+    def row_of(self, value: str) -> int | None:
+        """The output row whose fake `value` is, or None when it is no row's fake."""
+        texts = [value, value.partition("@")[0]] if "@" in value else [value]
+        for text in texts:
+            digits = re.search(r"[0-9]+$", text)
+            if digits is None or len(digits.group()) > _MAX_ROW_DIGITS:
+                continue
+            row = int(digits.group()) - 1
+            if row >= 0 and self.value(row) == value:  # exact: the inverse is checked forward
+                return row
+        return None
+
+
+def unique_fakes(pool: np.ndarray, *, real: Iterable[str], column: str = "") -> UniqueFakes:
+    """Numbered fakes over `pool` whose marks make no real value the fake of any output row,
+    so the output cannot hold a real identifier however many rows it has. Runs where the real
+    values are: what it returns holds fakes and a mark only."""
+    real = [v for v in real if any(ch.isdigit() for ch in v)]  # a fake always holds its number
+    for marks in _MARKS:
+        fakes = UniqueFakes(pool, marks)
+        if all(fakes.row_of(value) is None for value in real):
+            return fakes
+    raise DataError(
+        f"column {column!r}: every numbering of its fakes would reproduce a real value; "
+        "declare it as a generated key instead"
+    )
 
 
 def _numbered(value: str, number: int) -> str:

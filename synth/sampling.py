@@ -24,7 +24,7 @@ from schemas.contract import ColumnContract, Contract
 from schemas.errors import DataError, SpecError
 from schemas.spec import SampleSpec
 from synth.bands import Band
-from synth.pii import Digests, fake_pool, key_values, pick_fakes, unique_fakes
+from synth.pii import UniqueFakes, fake_pool, key_values, pick_fakes, unique_fakes
 from synth.tabular.base import Engine
 
 __all__ = [
@@ -185,10 +185,12 @@ def draw(
 
 @dataclass(frozen=True)
 class Identifiers:
-    """What replaces the unmodelled columns: fake pools (drawn once per run) and key offsets."""
+    """What replaces the unmodelled columns: fake pools (drawn once per run), numbered fakes for
+    unique ones, and key offsets. Partitions (maybe on other machines) receive this and nothing
+    of the real identifiers: pools and numbered fakes avoid them by construction, here."""
 
     pools: Mapping[str, np.ndarray]
-    avoid: Mapping[str, Digests]  # real values of each faked column, as keyed hashes
+    unique: Mapping[str, UniqueFakes]
     offsets: Mapping[str, int]
 
     @classmethod
@@ -201,13 +203,17 @@ class Identifiers:
             for i, c in enumerate(contract.columns)
             if c.is_faked
         }
+        unique = {
+            c.name: unique_fakes(pools[c.name], real=avoid[c.name], column=c.name)
+            for c in contract.columns
+            if c.is_faked and c.spec.constraints.unique
+        }
         offsets = {
             c.name: int(c.maximum) if c.maximum is not None else 0
             for c in contract.columns
             if c.is_generated_key
         }
-        # the real values stay here: partitions (maybe on other machines) get keyed hashes
-        return cls(pools, {name: Digests(values) for name, values in avoid.items()}, offsets)
+        return cls(pools, unique, offsets)
 
 
 @dataclass
@@ -272,10 +278,8 @@ def sample_batch(
                 seed=batch.seed,
                 offset=identifiers.offsets[column.name],
             )
-        elif column.spec.constraints.unique:
-            pool = identifiers.pools[column.name]
-            avoid = identifiers.avoid[column.name]
-            columns[column.name] = unique_fakes(pool, batch.start, rows, avoid=avoid)
+        elif column.name in identifiers.unique:
+            columns[column.name] = identifiers.unique[column.name].values(batch.start, rows)
         else:
             pool = identifiers.pools[column.name]
             columns[column.name] = pick_fakes(pool, rows, seed=batch.seed + i)

@@ -20,10 +20,23 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # the model store's signing key: a session file, not the developer's ~/.config/synth
 os.environ.setdefault("SYNTH_MODEL_STORE_KEY", str(_PREFECT_HOME / "model-store.key"))
+# the model store lives outside the output (~/.cache/synth/models): never the developer's cache;
+# each test gets its own below, so a model one test stored is not "reused" by another
+os.environ.setdefault("SYNTH_MODEL_STORE", str(_PREFECT_HOME / "model-store"))
 # anonymeter runs in its own venv (`make anonymeter`); `make test` exports this, plain pytest finds it
 _ANONYMETER = Path(__file__).resolve().parent.parent / ".venv-anonymeter" / "bin" / "python"
 if _ANONYMETER.exists():
     os.environ.setdefault("SYNTH_ANONYMETER_PYTHON", str(_ANONYMETER))
+
+
+@pytest.fixture(autouse=True)
+def private_model_store(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A fresh model store per test, outside the test's own tmp_path (which tests list)."""
+    root = tmp_path_factory.mktemp("model-store")
+    monkeypatch.setenv("SYNTH_MODEL_STORE", str(root))
+    return root
 
 
 @pytest.fixture(scope="session")

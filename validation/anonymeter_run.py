@@ -6,17 +6,31 @@ the three frames as Parquet into a private temporary directory, runs
 ``validation/anonymeter_worker.py`` there under that interpreter, and reads back its
 ``result.json`` (aggregates only). Nothing the worker prints is logged or re-raised: anonymeter's
 messages can quote rows.
+
+The interpreter comes from the environment only ($SYNTH_ANONYMETER_PYTHON, or a venv that
+``make anonymeter`` built), never from a spec: a spec naming a program would run it.
+
+The temporary directory holds real rows, so nothing may outlive the run, even a kill -9 of this
+process: it lives in ``<tmp>/synth-anonymeter-<uid>/<pid>-*`` (0700), and every start removes
+those whose process is gone. The worker runs in a process group of its own (anonymeter's
+process pool too), killed on every way out; and it watches a pipe this side holds open, so
+when this side dies it deletes the directory and kills its group itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import re
+import shutil
+import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +45,14 @@ from validation.frames import modelled
 if TYPE_CHECKING:
     from validation.privacy import Samples
 
-__all__ = ["AnonymeterUnavailable", "evaluate", "installed_venvs", "interpreter", "runner"]
+__all__ = [
+    "AnonymeterUnavailable",
+    "evaluate",
+    "installed_venvs",
+    "interpreter",
+    "runner",
+    "sweep_leftovers",
+]
 
 ENV_PYTHON = "SYNTH_ANONYMETER_PYTHON"
 WORKER = Path(__file__).with_name("anonymeter_worker.py")
@@ -44,13 +65,10 @@ class AnonymeterUnavailable(Exception):
     """No interpreter that can import anonymeter is configured or installed."""
 
 
-def interpreter(settings: Any) -> str:
-    """The Python that runs anonymeter: ``settings.python``, else $SYNTH_ANONYMETER_PYTHON,
-    else this interpreter if it can import anonymeter, else a ``.venv-anonymeter`` that
-    ``make anonymeter`` built (see `installed_venvs`)."""
-    configured = getattr(settings, "python", None)
-    if configured:
-        return _checked(Path(configured), "checks.privacy.anonymeter.python")
+def interpreter() -> str:
+    """The Python that runs anonymeter: $SYNTH_ANONYMETER_PYTHON, else this interpreter if it
+    can import anonymeter, else a ``.venv-anonymeter`` that ``make anonymeter`` built (see
+    `installed_venvs`). Never a spec's choice: whoever writes a spec must not pick a program."""
     from_env = os.environ.get(ENV_PYTHON, "").strip()
     if from_env:
         return _checked(Path(from_env), ENV_PYTHON)
@@ -62,8 +80,7 @@ def interpreter(settings: Any) -> str:
         except AnonymeterUnavailable:
             continue  # a half-built venv: try the next place, then say how to build one
     raise AnonymeterUnavailable(
-        "anonymeter is not installed: run `make anonymeter` (a separate venv) or set "
-        f"{ENV_PYTHON} or checks.privacy.anonymeter.python"
+        f"anonymeter is not installed: run `make anonymeter` (a separate venv) or set {ENV_PYTHON}"
     )
 
 
@@ -133,7 +150,7 @@ def evaluate(
     if unknown:
         raise ValueError(f"quasi-identifier/sensitive column(s) not in the data: {unknown}")
 
-    python = interpreter(settings)
+    python = interpreter()
     job = {
         "n_attacks": int(settings.n_attacks),
         "max_attempts": int(settings.max_attempts),
@@ -143,9 +160,11 @@ def evaluate(
         "seed": int(seed),
         "confidence": CONFIDENCE,
         "n_jobs": _cores(),
+        "die_with_parent": True,  # it watches its stdin, which _run_worker holds open
     }
-    with tempfile.TemporaryDirectory(prefix="synth-anonymeter-") as workdir:
-        os.chmod(workdir, 0o700)  # it holds real rows
+    sweep_leftovers()
+    workdir = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=_private_base())  # 0700: real rows
+    try:
         for name, frame in (("train", train), ("control", control), ("synthetic", synthetic)):
             _portable(frame[columns]).to_parquet(Path(workdir, f"{name}.parquet"), index=False)
         Path(workdir, "job.json").write_text(json.dumps(job), encoding="utf-8")
@@ -154,6 +173,8 @@ def evaluate(
             result = json.loads(Path(workdir, "result.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             raise RuntimeError("anonymeter worker wrote no readable result") from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     if not isinstance(result, dict) or "evaluators" not in result:
         raise RuntimeError("anonymeter worker wrote an unexpected result")
     return result
@@ -218,31 +239,104 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def sweep_leftovers() -> list[str]:
+    """Remove the working directories of runs whose process is gone (killed before it could
+    clean up); return their names. Directories of live runs are left alone."""
+    base = _private_base()
+    removed = []
+    for entry in os.scandir(base):
+        pid = entry.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
+
+
+def _private_base() -> str:
+    """``<tmp>/synth-anonymeter-<uid>``: the user's own and closed to others, so another user
+    can neither read the rows nor plant a link or a directory there for us to follow or fill."""
+    base = os.path.join(tempfile.gettempdir(), f"synth-anonymeter-{os.getuid()}")
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(base, 0o700)
+    status = os.lstat(base)
+    if (
+        not stat.S_ISDIR(status.st_mode)
+        or status.st_uid != os.getuid()
+        or stat.S_IMODE(status.st_mode) & 0o077
+    ):
+        raise RuntimeError(f"{base} is not a private folder of this user; remove it")
+    return base
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process now has that id
+        return True
+    try:  # a zombie is dead too (a container's pid 1 may never reap it)
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
 def _run_worker(python: str, workdir: str, *, timeout_s: int, n_jobs: int) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     caps = ("POLARS_MAX_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
     env.update(dict.fromkeys((*caps, "MKL_NUM_THREADS", "LOKY_MAX_CPU_COUNT"), str(n_jobs)))
-    try:
-        done = subprocess.run(
+    errors = Path(workdir, "worker.err")
+    with errors.open("wb") as stderr:
+        # stdin: a pipe never written to; it closes when this process dies, however it dies.
+        worker = subprocess.Popen(
             [python, "-I", str(WORKER), workdir],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout_s,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
             cwd=workdir,
             env=env,
-            check=False,
+            start_new_session=True,  # its own process group: anonymeter's pool processes too
         )
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"anonymeter worker timed out after {timeout_s} s") from None
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"anonymeter worker failed (exit {done.returncode}, {_error_type(done.stderr)})"
-        )
+    try:
+        code = _wait_unreaped(worker, timeout_s)
+    finally:
+        # On every way out (done, failed, timed out, interrupted): nothing of it keeps running.
+        # The worker is not reaped yet, so its pid, the group's id, cannot name anyone else.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        assert worker.stdin is not None
+        worker.stdin.close()
+    if code is None:
+        raise RuntimeError(f"anonymeter worker timed out after {timeout_s} s")
+    if code != 0:
+        raise RuntimeError(f"anonymeter worker failed (exit {code}, {_error_type(errors)})")
 
 
-def _error_type(stderr: bytes) -> str:
+def _wait_unreaped(worker: subprocess.Popen, timeout_s: int) -> int | None:
+    """The worker's exit status once it exits, without reaping it; None after `timeout_s`."""
+    if not hasattr(os, "waitid"):  # not Linux: reaping is the only way to wait
+        try:
+            return worker.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = os.waitid(os.P_PID, worker.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if done is not None:
+            return done.si_status if done.si_code == os.CLD_EXITED else -done.si_status
+        time.sleep(0.05)
+    return None
+
+
+def _error_type(stderr: Path) -> str:
     """The exception's type name from the last stderr line ('KeyError: ...' -> 'KeyError')."""
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+    try:
+        text = stderr.read_bytes()[-65536:].decode("utf-8", "replace")
+    except OSError:
+        return "no error output"
+    lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         return "no error output"

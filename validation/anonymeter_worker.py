@@ -13,13 +13,20 @@ synth, validation or schemas. ``validation/anonymeter_run.py`` is the other side
 
 On failure it prints only the exception's type name to stderr (the last line) and exits 1:
 anonymeter's messages can quote rows.
+
+With ``die_with_parent`` in the job, stdin is a pipe the parent holds open and never writes to:
+when it closes (the parent is gone, even by kill -9), the worker deletes WORKDIR (real rows) and
+kills its own process group, anonymeter's pool processes with it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import sys
+import threading
 
 # Before numpy / polars / numba load: no thread or process pools wider than the job asks for.
 _THREAD_VARS = (
@@ -50,6 +57,8 @@ def main(argv: list[str]) -> int:
         return 2
     workdir = argv[1]
     job = _load_job(workdir)
+    if job.get("die_with_parent"):
+        _die_with_parent(workdir)
     _set_thread_caps(max(1, int(job.get("n_jobs", 1))))
     result = _run(workdir, job)
     tmp = os.path.join(workdir, "result.json.tmp")
@@ -57,6 +66,23 @@ def main(argv: list[str]) -> int:
         json.dump(result, fh, indent=2, allow_nan=False)
     os.replace(tmp, os.path.join(workdir, "result.json"))
     return 0
+
+
+def _die_with_parent(workdir: str) -> None:
+    """Watch stdin in the background; at its end, remove WORKDIR and kill this process group."""
+
+    def watch() -> None:
+        try:  # the raw descriptor: a daemon thread blocked in sys.stdin's buffered reader
+            while os.read(0, 4096):  # holds its lock, and Python aborts at exit over it
+                pass
+        except OSError:
+            pass
+        shutil.rmtree(workdir, ignore_errors=True)
+        if os.getpgid(0) == os.getpid():  # a group of our own, as the parent starts us
+            os.killpg(0, signal.SIGKILL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 # --------------------------------------------------------------------------- the attacks

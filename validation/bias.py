@@ -29,13 +29,14 @@ from scipy.stats import norm
 from schemas.contract import Contract
 from schemas.spec import BiasChecks, ColumnType, Role
 from synth.bands import Bands, bands_for, group_labels
-from synth.fairness import FairPlan, positive_class
+from synth.fairness import FairPlan, outcome_name, positive_class
 from validation.downstream import downstream
 from validation.result import CheckResult
 
 __all__ = ["check"]
 
 NAME = "bias"
+_RARE_CATEGORY = "(a rare category)"  # a category too rare to name (report.min_count)
 
 
 def check(
@@ -57,7 +58,9 @@ def check(
         weights = np.ones(len(train))
         metrics["note"] = "the sample plan matches no real rows; expected = real shares"
     z = float(norm.ppf(1.0 - settings.significance))
-    target, positive = _target(train, contract, fair)
+    target, positive = _target(train, contract, fair, settings.min_count)
+    # a positive class held by fewer than min_count real rows is judged but never named
+    named = outcome_name(train[target], positive, min_count=settings.min_count) if target else ""
     reasons: list[str] = []
     details: list[dict[str, Any]] = []
     charts: dict[str, Any] = {}
@@ -75,7 +78,7 @@ def check(
                 synthetic,
                 weights,
                 target,
-                positive,
+                (positive, named),
                 settings,
                 z,
                 reasons,
@@ -96,12 +99,20 @@ def check(
         for v in vanished
     ]
     if fair is not None:
-        charts["plan"] = _reached(fair, synthetic)
+        charts["plan"] = _reached(fair, synthetic, train, settings.min_count)
         if fair.parity_column is not None:
             metrics["parity_gap"] = charts["plan"]["parity"]["gap"]
     if holdout is not None and target is not None and grouping and len(holdout):
         charts["downstream"], unfair = downstream(
-            train, synthetic, holdout, contract, grouping, target, positive, settings
+            train,
+            synthetic,
+            holdout,
+            contract,
+            grouping,
+            target,
+            positive,
+            settings,
+            positive_name=named,
         )
         reasons += unfair
         bounds = [
@@ -118,7 +129,7 @@ def check(
 
 
 def _target(
-    train: pd.DataFrame, contract: Contract, fair: FairPlan | None
+    train: pd.DataFrame, contract: Contract, fair: FairPlan | None, min_count: int
 ) -> tuple[str | None, Any]:
     if fair is not None and fair.target is not None:
         return fair.target, fair.positive
@@ -129,7 +140,7 @@ def _target(
     ]
     if not targets or train[targets[0]].dropna().nunique() < 2:
         return None, None
-    return targets[0], positive_class(train[targets[0]])
+    return targets[0], positive_class(train[targets[0]], min_count=min_count)
 
 
 def _grouping(
@@ -153,11 +164,12 @@ def _groups(
     synthetic: pd.DataFrame,
     weights: np.ndarray,
     target: str | None,
-    positive: Any,
+    outcome: tuple[Any, str],  # the positive class, and how it may be named
     settings: BiasChecks,
     z: float,
     reasons: list[str],
 ) -> list[dict[str, Any]]:
+    positive, named = outcome
     real_keys = _keys(train, columns, grouping)
     synth_keys = _keys(synthetic, columns, grouping)
     real_hit = (train[target] == positive).fillna(False).to_numpy(bool) if target else None
@@ -210,7 +222,7 @@ def _groups(
                 noise = np.sqrt(rate * (1 - rate) * (1 / in_synth.sum() + 1 / in_real.sum()))
                 if abs(got - rate) - z * noise > settings.max_outcome_diff:
                     reasons.append(
-                        f"group {name} = {key}: {target} = {positive} in {got:.1%} of synthetic "
+                        f"group {name} = {key}: {target} = {named} in {got:.1%} of synthetic "
                         f"rows against {rate:.1%} expected (more than "
                         f"{settings.max_outcome_diff:.0%} off)"
                     )
@@ -263,8 +275,12 @@ def _vanished_categories(
     return out
 
 
-def _reached(fair: FairPlan, synthetic: pd.DataFrame) -> dict[str, Any]:
-    """What rebalance and parity asked for, and what the synthetic rows have."""
+def _reached(
+    fair: FairPlan, synthetic: pd.DataFrame, train: pd.DataFrame, min_count: int
+) -> dict[str, Any]:
+    """What rebalance and parity asked for, and what the synthetic rows have. A category or group
+    held by fewer than `min_count` real training rows is never named: a rebalanced one shows as a
+    placeholder, parity's rare groups (which any synthetic row may hold) only as a count."""
     out: dict[str, Any] = {"rebalance": []}
     for column, shares in fair.shares.items():
         if column in fair.bands:
@@ -273,24 +289,36 @@ def _reached(fair: FairPlan, synthetic: pd.DataFrame) -> dict[str, Any]:
         else:
             got = synthetic[column].value_counts(normalize=True)
         for category, share in shares.items():
+            # a band holds min_count rows by construction; a category is counted
+            held = (
+                min_count
+                if column in fair.bands
+                else int((train[column] == category).fillna(False).sum())
+            )
             out["rebalance"].append(
                 {
                     "column": column,
-                    "category": str(category),
+                    "category": str(category) if held >= min_count else _RARE_CATEGORY,
                     "asked share": round(share, 4),
                     "synthetic share": round(float(got.get(category, 0.0)), 4),
                 }
             )
     if fair.parity_column is not None:
         hit = synthetic[fair.target] == fair.positive
-        groups = group_labels(synthetic, fair.parity_column, fair.bands.get(fair.parity_column))
-        rates = hit[groups != ""].groupby(groups[groups != ""]).mean()
+        bands = fair.bands.get(fair.parity_column)
+        real = pd.Series(group_labels(train, fair.parity_column, bands)).value_counts()
+        named = {g for g, n in real.items() if g != "" and n >= min_count}
+        groups = group_labels(synthetic, fair.parity_column, bands)
+        shown = np.isin(groups, list(named))
+        rates = hit[shown].groupby(groups[shown]).mean()
         out["parity"] = {
             "column": fair.parity_column,
             "target": fair.target,
-            "positive": str(fair.positive),
+            "positive": outcome_name(train[fair.target], fair.positive, min_count=min_count),
             "asked rate": round(fair.rate or 0.0, 4),
             "rates": {str(k): round(float(v), 4) for k, v in rates.items()},
+            # the gap is judged over the named groups: a rare group's few rows are noise
             "gap": round(float(rates.max() - rates.min()), 4) if len(rates) else 0.0,
+            "rare groups (not named)": len(set(groups[groups != ""]) - named),
         }
     return out

@@ -46,9 +46,12 @@ def downstream(
     target: str,
     positive: Any,
     settings: BiasChecks,
+    *,
+    positive_name: str,
 ) -> tuple[dict[str, Any], list[str]]:
     """The chart (aggregates over groups of `min_count` holdout rows) and the reasons to fail.
-    `grouping` maps each judged sensitive column to its bands (None: grouped by value)."""
+    `grouping` maps each judged sensitive column to its bands (None: grouped by value);
+    `positive_name` is how the chart may name the positive class (synth.fairness.outcome_name)."""
     test_x, test_y = xy(holdout, contract, target, regression=False)
     known = holdout[target].notna().to_numpy()
     truth = test_y == str(positive)
@@ -63,7 +66,7 @@ def downstream(
         predicted[name] = model.fit(x, y).predict(test_x) == str(positive)
     chart: dict[str, Any] = {
         "target": target,
-        "positive": str(positive),
+        "positive": positive_name,
         "real training rows": len(real),
         "resamples": RESAMPLES,
         "columns": [],

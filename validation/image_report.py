@@ -6,14 +6,17 @@ Only synthetic images are ever embedded; real images never leave the run.
 
 from __future__ import annotations
 
-from html import escape
+import re
 from typing import Any
 
 from validation.report import _section, _table, head, reasons
+from validation.report_html import escape, number
 
 __all__ = ["render"]
 
 _COLOURS = ("#3b6fb6", "#e07b39", "#2a9d8f", "#9b5de5", "#d62828", "#6a994e")
+# a sample image as the flow writes it: base64 characters only, so it cannot leave its attribute
+_PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]*={0,2}")
 
 
 def render(metrics: dict[str, Any]) -> str:
@@ -61,7 +64,7 @@ def _cards(run: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str:
         value = "not run" if check is None else check["metrics"].get(key, "-")
         cards.append((label, value, None if check is None else check["passed"]))
     body = "".join(
-        f"<div class='card{' fail' if ok is False else ''}'>{escape(label)}<b>{escape(str(v))}</b></div>"
+        f"<div class='card{' fail' if ok is False else ''}'>{escape(label)}<b>{escape(v)}</b></div>"
         for label, v, ok in cards
     )
     return f"<div class=cards>{body}</div>"
@@ -75,7 +78,7 @@ def _grid(samples: dict[str, list[str]]) -> str:
         cells = "".join(
             f"<img alt='synthetic {escape(name)}' width=48 height=48 src='{uri}'>"
             for uri in images
-            if uri.startswith("data:image/png;base64,")
+            if isinstance(uri, str) and _PNG_URI.fullmatch(uri)
         )
         rows.append(f"<tr><th>{escape(name)}</th><td>{cells}</td></tr>")
     return "<h2>Synthetic samples per class</h2><table class=grid>" + "".join(rows) + "</table>"
@@ -106,8 +109,8 @@ def _line(name: str, values: list[Any], best: int | None) -> str:
     step = width / (len(values) - 1)
     path = " ".join(f"{i * step:.1f},{height - (v - low) / span * height:.1f}" for i, v in points)
     marker = ""
-    if best is not None and 1 <= best <= len(values):
-        x = (best - 1) * step
+    if best is not None and 1 <= number(best) <= len(values):
+        x = (number(best) - 1) * step
         marker = f"<line x1='{x:.1f}' y1='0' x2='{x:.1f}' y2='{height}' stroke='#98a2b3' stroke-dasharray='3'/>"
     svg = (
         f"<svg role=img viewBox='0 -4 {width} {height + 20}' width='100%' "

@@ -1,14 +1,18 @@
 """A self-contained report.html: inline CSS and SVG, no script, font or style from the network.
 
 Rendered from a run's metrics (the dict written as metrics.json), so `synth report RUN_DIR` can
-re-render it. Everything shown is an aggregate: scores, counts, shares per bin.
+re-render it. Everything shown is an aggregate: scores, counts, shares per bin. That file may have
+been edited by anyone who can write the run folder: every value goes through validation.report_html
+(escaped as text, or refused unless it is a number where a number is drawn).
 """
 
 from __future__ import annotations
 
 import itertools
-from html import escape
 from typing import Any
+
+from validation.report_html import escape, number, status
+from validation.report_html import table as _table
 
 __all__ = ["render"]
 
@@ -79,13 +83,13 @@ def _protection(done: dict[str, Any] | None) -> str:
 
 def head(run: dict[str, Any], verdict: dict[str, Any], *, title: str = "", style: str = "") -> str:
     """The document head and the verdict banner, shared by the table and the image report."""
-    status, job = verdict["status"], escape(run["job"])
+    state, job = status(verdict["status"]), escape(run["job"])
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>synth report: {job}</title><style>{_STYLE}{style}</style></head><body>"
         f"<h1>synth report: {job}{escape(title)}</h1>"
-        f"<p><span class='verdict {status}'>{'PUBLISHED' if status == 'pass' else 'QUARANTINED'}: "
-        f"gate {status}</span> <span class=muted>run {escape(run['run_id'])}</span></p>"
+        f"<p><span class='verdict {state}'>{'PUBLISHED' if state == 'pass' else 'QUARANTINED'}: "
+        f"gate {state}</span> <span class=muted>run {escape(run['run_id'])}</span></p>"
     )
 
 
@@ -120,10 +124,10 @@ def _cards(metrics: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str:
     cards.append(("train / holdout rows", f"{run['train_rows']} / {run['holdout_rows']}", None))
     dp = run.get("differential_privacy")
     if dp:
-        spent = f"{dp['epsilon_spent']} of {dp['epsilon_budget']} (delta {dp['delta']:.2g})"
+        spent = f"{dp['epsilon_spent']} of {dp['epsilon_budget']} (delta {number(dp['delta']):.2g})"
         cards.append(("DP epsilon spent", spent, None))
     body = "".join(
-        f"<div class='card{' fail' if ok is False else ''}'>{escape(label)}<b>{escape(str(value))}</b></div>"
+        f"<div class='card{' fail' if ok is False else ''}'>{escape(label)}<b>{escape(value)}</b></div>"
         for label, value, ok in cards
     )
     return f"<div class=cards>{body}</div>"
@@ -156,7 +160,7 @@ def _fidelity(metrics: dict[str, Any], check: dict[str, Any] | None) -> str:
     shapes = {d["column"]: d["score"] for d in (check or {}).get("details", [])}
     charts = metrics.get("distributions", [])
     if charts:
-        k = metrics.get("report", {}).get("min_count", 10)
+        k = escape(metrics.get("report", {}).get("min_count", 10))
         parts.append(
             "<h2>Distributions: real vs synthetic</h2><p>"
             f"<span class=key style='background:{_REAL}'></span>real (training rows)"
@@ -170,9 +174,10 @@ def _fidelity(metrics: dict[str, Any], check: dict[str, Any] | None) -> str:
 
 
 def _bars(chart: dict[str, Any], shape: float | None) -> str:
-    labels, real, synthetic = chart["labels"], chart["real"], chart["synthetic"]
+    labels = chart["labels"]
+    real, synthetic = [number(v) for v in chart["real"]], [number(v) for v in chart["synthetic"]]
     caption = escape(chart["column"]) + (
-        f" <span class=muted>shape score {shape}</span>" if shape is not None else ""
+        f" <span class=muted>shape score {escape(shape)}</span>" if shape is not None else ""
     )
     if not labels:
         return f"<figure><figcaption>{caption}</figcaption><p class=muted>too few rows to chart</p></figure>"
@@ -185,7 +190,7 @@ def _bars(chart: dict[str, Any], shape: float | None) -> str:
             x = i * step + j * step / 2 + 0.5
             bars.append(
                 f"<rect x='{x:.1f}' y='{height - h:.1f}' width='{max(step / 2 - 1, 0.5):.1f}' "
-                f"height='{h:.1f}' fill='{colour}'><title>{escape(str(label))}: "
+                f"height='{h:.1f}' fill='{colour}'><title>{escape(label)}: "
                 f"{'real' if j == 0 else 'synthetic'} {share:.2%}</title></rect>"
             )
     if chart["kind"] == "numeric":
@@ -207,7 +212,7 @@ def _bars(chart: dict[str, Any], shape: float | None) -> str:
         f"stroke='#98a2b3'/>{''.join(bars)}{axis}</svg>"
     )
     hidden = chart.get("hidden_categories")
-    note = f"<p class=muted>{hidden} rare categories not named</p>" if hidden else ""
+    note = f"<p class=muted>{escape(hidden)} rare categories not named</p>" if hidden else ""
     return f"<figure><figcaption>{caption}</figcaption>{svg}{note}</figure>"
 
 
@@ -220,11 +225,12 @@ def _heatmap(association: dict[str, Any] | None) -> str:
     for i, name in enumerate(names):
         cells = []
         for j in range(len(names)):
-            diff = abs(real[i][j] - synthetic[i][j])
+            diff = abs(number(real[i][j]) - number(synthetic[i][j]))
             shade = int(255 - min(diff, 0.5) / 0.5 * 200)
             cells.append(
                 f"<td style='background:rgb(255,{shade},{shade})' title='{escape(name)} x "
-                f"{escape(names[j])}: real {real[i][j]:.2f}, synthetic {synthetic[i][j]:.2f}'>"
+                f"{escape(names[j])}: real {number(real[i][j]):.2f}, synthetic "
+                f"{number(synthetic[i][j]):.2f}'>"
                 f"{diff:.2f}</td>"
             )
         rows.append(f"<tr><th>{escape(name)}</th>{''.join(cells)}</tr>")
@@ -249,7 +255,7 @@ def _privacy(check: dict[str, Any] | None) -> str:
     parts.append(_table(list(check["details"])))
     dcr = charts.get("dcr")
     if dcr and dcr["edges"]:
-        edges = dcr["edges"]
+        edges = [number(e) for e in dcr["edges"]]
         chart = {
             "column": "distance to the closest training row",
             "kind": "numeric",
@@ -361,7 +367,7 @@ def _anonymeter_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _rate(rate: Any) -> Any:
     if isinstance(rate, dict):
-        return f"{rate.get('value', 0):.3f} ± {rate.get('error', 0):.3f}"
+        return f"{number(rate.get('value', 0)):.3f} ± {number(rate.get('error', 0)):.3f}"
     return rate
 
 
@@ -375,25 +381,3 @@ def _check(title: str, check: dict[str, Any] | None, note: str = "") -> str:
         if note:
             parts.append(f"<p class=muted>{escape(note)}</p>")
     return "\n".join(parts)
-
-
-def _table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "<p>none</p>"
-    head = "".join(f"<th>{escape(str(k))}</th>" for k in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row.values()) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "&ndash;"
-    if value is True:
-        return "<span class=pass>yes</span>"
-    if value is False:
-        return "<span class=fail>no</span>"
-    if isinstance(value, list):
-        return escape(", ".join(map(str, value)))
-    return escape(str(value))

@@ -4,7 +4,11 @@ Writing them back out (PNG, Parquet) is `synth.image.output`.
 
 Every reader returns an `ImageSet` of uint8 pixels (N, H, W, C) resized to `size` x `size`:
 non-square images are scaled so the shorter side fits and then center-cropped (`ImageOps.fit`,
-LANCZOS), never stretched. Errors name the file, row or column, never a pixel or label value.
+LANCZOS), never stretched. Errors give counts and positions (image 3 of 40 in class folder 2 of 5,
+row 7), never a file or class folder name (often a person's name), a pixel or a label value.
+
+Every image's size is read from its header before any pixel is decoded: a small file can declare a
+huge image (a decompression bomb), and targets are at most a few dozen pixels across.
 """
 
 from __future__ import annotations
@@ -18,17 +22,21 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from schemas.errors import DataError, SpecError
+from synth.image.decoding import DECODE_ERRORS, ImageTooLarge, check_pixels, decode_problem
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import torch
 
 __all__ = [
+    "DECODE_ERRORS",
     "ImageSet",
+    "ImageTooLarge",
     "builtin",
+    "check_pixels",
     "from_tensor",
     "read_image_folder",
     "read_image_parquet",
@@ -36,27 +44,20 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
+FOLDER_FORMATS = ("PNG", "JPEG")  # what the suffixes promise; no other decoder sees the bytes
 OnError = Literal["fail", "skip"]
-# What PIL raises on a truncated, corrupt or hostile file.
-DECODE_ERRORS = (
-    OSError,
-    ValueError,
-    SyntaxError,
-    UnidentifiedImageError,
-    Image.DecompressionBombError,
-)
 
 
 @dataclass(frozen=True)
 class ImageSet:
-    """Labelled images ready for a generator; `sources` name them in errors, never in outputs."""
+    """Labelled images ready for a generator; `sources` never appear in errors or outputs."""
 
     images: np.ndarray  # uint8 (N, H, W, C), C in {1, 3}
     labels: np.ndarray  # int64 (N,), index into classes
     classes: tuple[str, ...]
     extra: pd.DataFrame | None = None  # other per-image columns, row i belongs to image i
     skipped: int = 0  # unreadable images left out (on_error="skip")
-    sources: tuple[str, ...] = ()  # "<class>/<file>" or "row i"
+    sources: tuple[str, ...] = ()  # "<class>/<file>" or "row i": to join extra columns only
 
     def __post_init__(self) -> None:
         if (
@@ -98,29 +99,36 @@ def read_image_folder(
         raise DataError(f"{root}: no images found (expected <class>/<file>.png|jpg|jpeg)")
     if len(folders) < 2:
         raise DataError(f"{root}: needs at least two class folders, found {len(folders)}")
-    for name, found in files.items():
+    for position, found in enumerate(files.values(), 1):
         if not found:
-            raise DataError(f"{root / name}: class folder holds no .png/.jpg/.jpeg images")
+            raise DataError(
+                f"{root}: class folder {position} of {len(files)} (sorted by name) holds no "
+                ".png/.jpg/.jpeg images"
+            )
 
-    images, labels, sources, skipped = [], [], [], 0
+    images, labels, sources, places, skipped = [], [], [], [], 0
     for label, (name, found) in enumerate(files.items()):
         kept = 0
-        for file in found:
-            relative = f"{name}/{file.name}"
+        for index, file in enumerate(found):
+            place = _place(index, len(found), label, len(files))
             try:
-                with Image.open(file) as opened:
+                with Image.open(file, formats=FOLDER_FORMATS) as opened:
                     images.append(_fit(opened, size, channels))
-            except DECODE_ERRORS:
+            except DECODE_ERRORS as exc:
                 if on_error == "fail":
-                    raise DataError(f"{relative}: not a readable image") from None
+                    raise DataError(f"{root}: {place}: {decode_problem(exc)}") from None
                 skipped += 1
                 continue
             labels.append(label)
-            sources.append(relative)
+            sources.append(f"{name}/{file.name}")
+            places.append(place)
             kept += 1
         if kept == 0:
-            raise DataError(f"{root / name}: no readable images in this class folder")
-    extra = None if extra_csv is None else _join_extra(Path(extra_csv), extra_key, sources)
+            raise DataError(
+                f"{root}: class folder {label + 1} of {len(files)}: none of its {len(found)} "
+                "images could be decoded"
+            )
+    extra = None if extra_csv is None else _join_extra(Path(extra_csv), extra_key, sources, places)
     return ImageSet(
         np.stack(images),
         np.asarray(labels, dtype=np.int64),
@@ -174,9 +182,9 @@ def read_image_parquet(
                 raise ValueError("no image bytes")
             with Image.open(io.BytesIO(blob)) as opened:
                 images.append(_fit(opened, size, channels))
-        except DECODE_ERRORS:
+        except DECODE_ERRORS as exc:
             if on_error == "fail":
-                what = "no image bytes" if blob is None else "not a readable image"
+                what = "no image bytes" if blob is None else decode_problem(exc)
                 raise DataError(f"{source}: row {row}, column {image_column!r}: {what}") from None
             continue
         keep.append(row)
@@ -274,10 +282,16 @@ def _image_files(folder: Path) -> list[Path]:
     )
 
 
+def _place(index: int, count: int, label: int, classes: int) -> str:
+    """Where an image is, by position: its file and folder names may name a person."""
+    return f"image {index + 1} of {count} in class folder {label + 1} of {classes} (sorted by name)"
+
+
 def _fit(opened: Image.Image, size: int, channels: int) -> np.ndarray:
     """Decode, upright (EXIF), convert to L/RGB, then scale the shorter side and center-crop."""
     mode = "L" if channels == 1 else "RGB"
     opened.draft(mode, (size, size))  # JPEG only: decode at a reduced scale still >= size
+    check_pixels(opened)  # after draft: a large JPEG decodes at its reduced size
     image = ImageOps.exif_transpose(opened).convert(mode)
     if image.size != (size, size):
         image = ImageOps.fit(image, (size, size), method=Image.Resampling.LANCZOS)
@@ -285,7 +299,7 @@ def _fit(opened: Image.Image, size: int, channels: int) -> np.ndarray:
     return pixels[..., None] if channels == 1 else pixels
 
 
-def _join_extra(csv: Path, key: str, sources: list[str]) -> pd.DataFrame:
+def _join_extra(csv: Path, key: str, sources: list[str], places: list[str]) -> pd.DataFrame:
     if not csv.is_file():
         raise DataError(f"{csv}: extra CSV does not exist")
     try:
@@ -299,13 +313,13 @@ def _join_extra(csv: Path, key: str, sources: list[str]) -> pd.DataFrame:
         raise DataError(f"{csv}: column {key!r} has empty or repeated file names")
     row_of = {k: i for i, k in enumerate(keys)}
     rows, used = [], set()
-    for relative in sources:
+    for relative, place in zip(sources, places, strict=True):
         row = row_of.get(relative, row_of.get(relative.split("/", 1)[1]))
         if row is None:
-            raise DataError(f"{relative}: no row in {csv.name} (column {key!r})")
+            raise DataError(f"{place}: no row in {csv.name} (column {key!r})")
         if row in used:
             raise DataError(
-                f"{relative}: its {csv.name} row matches two images; key by <class>/<file>"
+                f"{place}: its {csv.name} row matches two images; key by <class>/<file>"
             )
         used.add(row)
         rows.append(row)

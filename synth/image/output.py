@@ -20,7 +20,7 @@ import pandas as pd
 from PIL import Image, PngImagePlugin
 
 from schemas.errors import DataError
-from synth.image.data import DECODE_ERRORS
+from synth.image.decoding import DECODE_ERRORS, check_pixels
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -57,6 +57,7 @@ def read_png_text(data: bytes) -> dict[str, str]:
     """The tEXt/zTXt/iTXt chunks of one PNG, as plain strings."""
     try:
         with Image.open(io.BytesIO(data), formats=["PNG"]) as opened:
+            check_pixels(opened)  # `.text` decodes the whole image to reach trailing chunks
             return {str(k): str(v) for k, v in opened.text.items()}
     except DECODE_ERRORS:
         raise DataError("PNG bytes: not a readable PNG") from None

@@ -34,10 +34,17 @@ def job_name(stem: str) -> str:
 
 
 def draft_spec(
-    *, name: str, source: dict[str, Any], columns: list[ColumnGuess], origin: str
+    *,
+    name: str,
+    source: dict[str, Any],
+    columns: list[ColumnGuess],
+    origin: str,
+    split_by: str | None = None,
 ) -> str:
-    """The spec's text: `source` is its source section as written (paths already relative)."""
+    """The spec's text: `source` is its source section as written (paths already relative);
+    `split_by` the subject column the split keeps together."""
     left_out = [c for c in columns if not c.spec]
+    split = SplitSpec(by=split_by).model_dump(mode="json", exclude_none=True)
     parts = [
         _HEADER.format(origin=origin),
         "config_version: 1\n",
@@ -47,7 +54,8 @@ def draft_spec(
         "  undeclared: drop   # the columns commented out below are left out\n" if left_out else "",
         "  columns:\n",
         *(_column(c) for c in columns),
-        f"split: {_flow(SplitSpec().model_dump(mode='json'))}   # the holdout is only for checks\n",
+        f"split: {_flow(split)}   # the holdout is only for checks"
+        + ("; whole subjects on each side\n" if split_by else "\n"),
         "model:\n",
         f"  engine: autoregressive   # or {', '.join(e for e in ENGINES if _shareable(e))}\n",
         "sample:\n",

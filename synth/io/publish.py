@@ -1,15 +1,16 @@
 """Parquet writing and atomic publishing.
 
 A run writes into `OUT/<job>/.staging/<run_id>/`; only a complete, fsynced folder is renamed to
-`OUT/<job>/<run_id>/` (or `OUT/<job>/quarantine/<run_id>/` when a gate failed), and the `latest` link
-moves last. A crash at any point leaves the previous good output and `latest` untouched.
+`OUT/<job>/<run_id>/` (or `OUT/<job>/quarantine/<run_id>/` when a gate failed: its report and
+metrics, and its rows only on request), and the `latest` link moves last, forward only. A crash at
+any point leaves the previous good output and `latest` untouched. Folders and the job's lock are
+`synth.io.run_folders`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas.contract import Contract
-from schemas.errors import SpecError
-from schemas.spec import MAX_PARTITION_FOLDERS
+from schemas.errors import SpecError, SynthError
+from schemas.spec import MAX_PARTITION_FOLDERS, partition_column_problem
+from synth.io.run_folders import RunFolders, fsync_dir, point_latest
 
 __all__ = [
     "RunFolders",
@@ -34,6 +36,7 @@ __all__ = [
     "hive_segment",
     "publish",
     "read_parts",
+    "require_inside",
     "seal_parts",
     "stage_parts",
     "write_part",
@@ -53,59 +56,6 @@ def arrow_schema(contract: Contract) -> pa.Schema:
     return pa.schema(
         [pa.field(c.name, _ARROW[c.physical], nullable=True) for c in contract.columns]
     )
-
-
-@dataclass(frozen=True)
-class RunFolders:
-    """Every path one run reads or writes under the output root."""
-
-    out: Path
-    job: str
-    run_id: str
-    preexisting: frozenset[Path] = frozenset()  # folders that existed before the run: never removed
-
-    @classmethod
-    def new(cls, out: Path, job: str, run_id: str) -> RunFolders:
-        existing = frozenset(p for p in (out, out / job, out / job / ".staging") if p.exists())
-        return cls(out, job, run_id, existing)
-
-    @property
-    def job_dir(self) -> Path:
-        return self.out / self.job
-
-    @property
-    def staging(self) -> Path:
-        return self.job_dir / ".staging" / self.run_id
-
-    @property
-    def staged_parts(self) -> Path:
-        return self.staging / "staged"
-
-    @property
-    def final(self) -> Path:
-        return self.job_dir / self.run_id
-
-    @property
-    def quarantine(self) -> Path:
-        return self.job_dir / "quarantine" / self.run_id
-
-    @property
-    def latest(self) -> Path:
-        return self.job_dir / "latest"
-
-    def discard_staging(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
-        try:
-            self.staging.parent.rmdir()  # `.staging` is ours: drop it once empty
-        except OSError:
-            return
-        for folder in (self.job_dir, self.out):
-            if folder in self.preexisting:
-                break
-            try:
-                folder.rmdir()  # only folders this run created and left empty
-            except OSError:
-                break
 
 
 @dataclass(frozen=True)
@@ -176,6 +126,8 @@ def seal_parts(
     """Rewrite staged parts into `folder` with the final `synth` metadata (verdict included);
     with `partition_by`, Hive-style: `folder/<col>=<value>/.../part-NNNNN.parquet`, the partition
     columns held by the folder names (as Arrow, Spark, DuckDB and pandas read them back)."""
+    for column in partition_by:
+        _require_folder_name(column)  # before any work: Arrow fails late on some names
     folder.mkdir(parents=True, exist_ok=True)
     sealed: list[Path] = []
     codec = None if compression == "none" else compression
@@ -201,7 +153,7 @@ def seal_parts(
     for path in sealed:
         _fsync_file(path)
     for directory in sorted({p.parent for p in sealed}, key=lambda p: -len(p.parts)):
-        _fsync_dir(directory)
+        fsync_dir(directory)
     return sealed
 
 
@@ -216,7 +168,22 @@ def hive_segment(column: str, value: Any) -> str:
         text = "true" if value else "false"
     else:
         text = quote(str(value), safe="")
+    _require_folder_name(column)
     return f"{column}={text}"
+
+
+def _require_folder_name(column: str) -> None:
+    """The spec refuses these names; checked again here, as nothing else guards the path."""
+    problem = partition_column_problem(column)
+    if problem is not None:
+        raise SpecError(f"output.partition_by: column {column!r} {problem}")
+
+
+def require_inside(path: Path, root: Path) -> Path:
+    """`path`, once it is certain to resolve inside `root`: nothing a run writes lands elsewhere."""
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise SynthError("refusing to write outside the run folder")
+    return path
 
 
 def _seal_partitioned(
@@ -248,9 +215,15 @@ def _seal_partitioned(
                 rows = table.filter(mask).select(kept.names).replace_schema_metadata(kept.metadata)
                 writer = writers.get(values)
                 if writer is None:
-                    target = folder.joinpath(
-                        *(hive_segment(c, v) for c, v in zip(partition_by, values, strict=True)),
-                        name,
+                    target = require_inside(
+                        folder.joinpath(
+                            *(
+                                hive_segment(c, v)
+                                for c, v in zip(partition_by, values, strict=True)
+                            ),
+                            name,
+                        ),
+                        folder,
                     )
                     target.parent.mkdir(parents=True, exist_ok=True)
                     writer = writers[values] = pq.ParquetWriter(target, kept, compression=codec)
@@ -263,9 +236,11 @@ def _seal_partitioned(
 
 
 def check_partitioning(contract: Contract, partition_by: Sequence[str]) -> None:
-    """At most MAX_PARTITION_FOLDERS folders, judged from the real data's categories."""
+    """Names that can be folder names, and at most MAX_PARTITION_FOLDERS folders, judged from the
+    real data's categories."""
     folders = 1
     for column in partition_by:
+        _require_folder_name(column)
         c = contract[column]
         folders *= len(c.categories or ()) + (1 if c.null_share else 0)
     if folders > MAX_PARTITION_FOLDERS:
@@ -284,40 +259,42 @@ def publish(
     documents: dict[str, str],
     compression: str,
     partition_by: Sequence[str] = (),
+    keep_quarantined_rows: bool = False,
 ) -> Path:
     """Seal data and documents (report.html, metrics.json) and move the run into place atomically.
 
-    Safe to retry: a run already renamed into place is not written again, only pointed to.
+    A run that failed a gate goes to quarantine with its documents only: its rows may be the very
+    ones the privacy gate caught. With `keep_quarantined_rows` they are kept, in a 0700 folder.
+    `latest` moves only to a passed run later than the one it points at. Safe to retry: a run
+    already renamed into place is not written again, only pointed to.
     """
-    target = folders.final if passed else folders.quarantine
+    target = require_inside(folders.final if passed else folders.quarantine, folders.job_dir)
     if not target.exists():
         assembled = folders.staging / "run"
-        seal_parts(
-            staged,
-            assembled / "data",
-            metadata=metadata,
-            compression=compression,
-            partition_by=partition_by,
-        )
+        assembled.mkdir(parents=True, exist_ok=True)
+        if passed or keep_quarantined_rows:
+            data = assembled / "data"
+            data.mkdir(exist_ok=True)
+            if not passed:
+                os.chmod(data, 0o700)  # before any row lands in it
+            seal_parts(
+                staged,
+                data,
+                metadata=metadata,
+                compression=compression,
+                partition_by=partition_by,
+            )
+            fsync_dir(data)
         for name, text in documents.items():
-            _write_text_synced(assembled / name, text)
-        _fsync_dir(assembled / "data")
-        _fsync_dir(assembled)
+            _write_text_synced(require_inside(assembled / name, assembled), text)
+        fsync_dir(assembled)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(assembled, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     if passed:
-        _point_latest(folders)
+        point_latest(folders)
     folders.discard_staging()
     return target
-
-
-def _point_latest(folders: RunFolders) -> None:
-    temporary = folders.job_dir / f".latest-{folders.run_id}"
-    temporary.unlink(missing_ok=True)
-    temporary.symlink_to(folders.run_id, target_is_directory=True)
-    os.replace(temporary, folders.latest)  # atomic: readers see the old or the new run, never none
-    _fsync_dir(folders.job_dir)
 
 
 def _write_text_synced(path: Path, text: str) -> None:
@@ -330,14 +307,6 @@ def _write_text_synced(path: Path, text: str) -> None:
 def _fsync_file(path: Path) -> None:
     with path.open("rb") as handle:
         os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def sample_parts(staged: StagedParts, rows: int, *, seed: int) -> pd.DataFrame:

@@ -8,13 +8,22 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from schemas.errors import DataError
 from schemas.spec import CsvSource, ParquetSource, SourceSpec, SqlSource
 
-__all__ = ["guess_delimiter", "head_lines", "read_source", "source_fingerprint", "source_label"]
+__all__ = [
+    "database_label",
+    "guess_delimiter",
+    "head_lines",
+    "read_source",
+    "source_fingerprint",
+    "source_label",
+    "url_holds_secret",
+]
 
 # Delimiters a header is tried with when it reads as one column, and that `synth init` guesses from.
 DELIMITERS = (",", ";", "\t", "|")
@@ -205,6 +214,35 @@ def _read_parquet(source: ParquetSource) -> pd.DataFrame:
     return table.to_pandas()
 
 
+def database_label(url: Any, *, url_env: str | None = None) -> str:
+    """How errors name a SQL database: its backend, host and database name, and the variable that
+    held the URL. Never the user, the password or the query string, where drivers take secrets too
+    (`?password=`, `?token=`, `?sslkey=`, `odbc_connect=...PWD=...`)."""
+    parts = [url.get_backend_name()]
+    if url.host:
+        # an unescaped '@' in a password leaves its tail in the host: keep only what follows it
+        host = url.host.rpartition("@")[2]
+        parts.append(f"on {host}:{url.port}" if url.port else f"on {host}")
+    if url.database and url.get_backend_name() != "sqlite":
+        parts.append(f"database {url.database}")
+    elif url.database:
+        parts.append(f"database {Path(url.database).name}")  # a path: its file name will do
+    if url_env is not None:
+        parts.append(f"from ${url_env}")
+    return " ".join(parts)
+
+
+# Query-string keys drivers read secrets from (libpq, pyodbc, Snowflake, BigQuery, ...).
+_SECRET_KEYS = ("pass", "pwd", "token", "secret", "key", "cred", "auth", "odbc_connect", "ssl")
+
+
+def url_holds_secret(url: Any) -> bool:
+    """Whether a SQLAlchemy URL carries a credential: a password, or a query-string parameter
+    such as `password=`, `token=`, `sslkey=` or `odbc_connect=` (whose string may hold PWD=)."""
+    keys = [key.lower() for key in url.query]
+    return url.password is not None or any(part in key for key in keys for part in _SECRET_KEYS)
+
+
 def _read_sql(source: SqlSource) -> pd.DataFrame:
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
@@ -213,21 +251,22 @@ def _read_sql(source: SqlSource) -> pd.DataFrame:
         url_text = os.environ.get(source.url_env)
         if not url_text:
             raise DataError(f"source.url_env: environment variable {source.url_env} is not set")
+        field = "source.url_env"
     else:
-        url_text = source.url or ""
+        url_text, field = source.url or "", "source.url"
     try:
         url = make_url(url_text)
-    except sa.exc.ArgumentError:
-        raise DataError("source.url: not a valid SQLAlchemy URL") from None
-    shown = url.render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        raise DataError(f"{field}: not a valid SQLAlchemy URL") from None
+    shown = database_label(url, url_env=source.url_env)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         # SQLite would silently create a missing file: refuse instead, and open read-only.
         _require_file(Path(url.database), "SQLite database")
         url = url.set(database=f"file:{url.database}?mode=ro", query={"uri": "true"})
     try:
         engine = sa.create_engine(url)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise DataError(f"source.url: cannot use {shown} ({type(exc).__name__})") from None
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, TypeError) as exc:
+        raise DataError(f"{field}: cannot use {shown} ({type(exc).__name__})") from None
     try:
         with engine.connect() as connection:
             frame = pd.read_sql_query(sa.text(source.query), connection)
@@ -235,7 +274,7 @@ def _read_sql(source: SqlSource) -> pd.DataFrame:
         kind = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
         raise DataError(f"source.query: failed on {shown} ({kind})") from None
     except sa.exc.SQLAlchemyError as exc:
-        raise DataError(f"source.url: cannot query {shown} ({type(exc).__name__})") from None
+        raise DataError(f"{field}: cannot query {shown} ({type(exc).__name__})") from None
     finally:
         engine.dispose()
     _check_header(frame, "sql query")

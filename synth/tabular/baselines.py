@@ -6,6 +6,7 @@ and is never a default.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +18,7 @@ import pandas as pd
 from schemas.contract import Contract
 from schemas.errors import SpecError
 from schemas.spec import ColumnType
-from synth.tabular.base import read_manifest, write_manifest
+from synth.tabular.base import read_model, write_manifest
 
 __all__ = ["BootstrapEngine", "IndependentEngine"]
 
@@ -40,7 +41,14 @@ class IndependentEngine:
         self._columns: dict[str, dict[str, Any]] = {}
         self._rows = 0
 
-    def fit(self, train: pd.DataFrame, contract: Contract, *, seed: int) -> None:
+    def fit(
+        self,
+        train: pd.DataFrame,
+        contract: Contract,
+        *,
+        seed: int,
+        subjects: np.ndarray | None = None,  # no held-out rows here: nothing to group
+    ) -> None:
         self._rows = len(train)
         for column in contract.modelled:
             values = train[column.name]
@@ -107,9 +115,9 @@ class IndependentEngine:
 
     @classmethod
     def load(cls, directory: Path, *, manifest_sha256: str) -> IndependentEngine:
-        manifest = read_manifest(directory, engine=cls.name, manifest_sha256=manifest_sha256)
-        engine = cls(**manifest["info"]["params"])
-        state = json.loads((directory / "marginals.json").read_text())
+        files = read_model(directory, engine=cls.name, manifest_sha256=manifest_sha256)
+        engine = cls(**files.info["params"])
+        state = json.loads(files["marginals.json"])  # the checked bytes, not the path again
         engine._rows, engine._columns = state["rows"], state["columns"]
         return engine
 
@@ -129,7 +137,14 @@ class BootstrapEngine:
     def __init__(self) -> None:
         self._train: pd.DataFrame | None = None
 
-    def fit(self, train: pd.DataFrame, contract: Contract, *, seed: int) -> None:
+    def fit(
+        self,
+        train: pd.DataFrame,
+        contract: Contract,
+        *,
+        seed: int,
+        subjects: np.ndarray | None = None,  # no held-out rows here: nothing to group
+    ) -> None:
         self._train = train.reset_index(drop=True)
 
     def sample(
@@ -152,9 +167,9 @@ class BootstrapEngine:
 
     @classmethod
     def load(cls, directory: Path, *, manifest_sha256: str) -> BootstrapEngine:
-        read_manifest(directory, engine=cls.name, manifest_sha256=manifest_sha256)
+        files = read_model(directory, engine=cls.name, manifest_sha256=manifest_sha256)
         engine = cls()
-        engine._train = pd.read_parquet(directory / "rows.parquet")
+        engine._train = pd.read_parquet(io.BytesIO(files["rows.parquet"]))
         return engine
 
     def info(self) -> dict[str, Any]:

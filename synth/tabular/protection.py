@@ -8,7 +8,7 @@ before any engine fits, so no engine, stored model or output ever holds such a v
 - A `fixed_combinations` group is protected as one value: a combination held by fewer rows is
   replaced, all its columns at once, by a common combination (so every combination stays real).
 - A number or datetime column with few distinct values (which engines may keep exactly: our
-  codec's `exact`: at most `exact_up_to` values, averaging 40 rows or more each) is a set of
+  codec's `exact`: at most `exact_cap` values, averaging 40 rows or more each) is a set of
   categories: a value held by fewer than k rows, an extreme or not, moves to the nearest value
   held by k or more, so every value left is k rows' value.
 - Other number and datetime columns are clipped to [the k-th smallest, the k-th largest]
@@ -31,13 +31,13 @@ import pandas as pd
 from schemas.contract import ColumnContract, Contract, combination_keys
 from schemas.errors import SpecError
 from schemas.spec import ColumnType, Role, SampleSpec
-from synth.tabular.autoregressive.codecs import exact
+from synth.tabular.autoregressive.codecs import exact, exact_cap
 
 __all__ = ["DISCRETE_UP_TO", "Protection", "protect_values"]
 
 # The autoregressive codec keeps numbers with at most this many distinct values exactly (its
-# `exact_up_to` default) when they average 40 rows or more each (`codecs.exact`): such columns are
-# protected like categories.
+# `exact_up_to` default; whole numbers `codecs.exact_cap` times more) when they average 40 rows or
+# more each (`codecs.exact`): such columns are protected like categories.
 DISCRETE_UP_TO = 128
 
 
@@ -238,7 +238,7 @@ def _protect_numbers(
     sources = np.arange(len(numbers))
     distinct, first, held = np.unique(numbers[present], return_index=True, return_counts=True)
     common = held >= min_count
-    if exact(len(distinct), len(present), discrete_up_to) and common.any():
+    if exact(len(distinct), len(present), exact_cap(column, discrete_up_to)) and common.any():
         anchors, anchor_rows = distinct[common], present[first[common]]
         mask = ~np.isnan(numbers) & ~np.isin(numbers, anchors)
         sources[mask] = anchor_rows[_nearest(anchors, numbers[mask])]

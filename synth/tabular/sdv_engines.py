@@ -1,7 +1,8 @@
 """SDV's single-table synthesizers behind the Engine protocol.
 
-SDV 2.x takes and returns `{table_name: DataFrame}` dicts and saves models with cloudpickle; pickles are
-loaded only after `read_manifest` has matched their hash against the one recorded when they were written.
+SDV 2.x takes and returns `{table_name: DataFrame}` dicts and saves models with cloudpickle; a pickle is
+loaded only from the bytes `read_model` read once and matched against the hash recorded when it was
+written, never from its path again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 from schemas.contract import ColumnContract, Contract
 from schemas.errors import SpecError, SynthError
 from schemas.spec import ColumnType
-from synth.tabular.base import read_manifest, write_manifest
+from synth.tabular.base import read_model, write_manifest
 
 __all__ = ["CTGANEngine", "CopulaGANEngine", "GaussianCopulaEngine", "TVAEEngine"]
 
@@ -122,7 +123,14 @@ class _SDVEngine:
 
         return getattr(single_table, cls._class_name)
 
-    def fit(self, train: pd.DataFrame, contract: Contract, *, seed: int) -> None:
+    def fit(
+        self,
+        train: pd.DataFrame,
+        contract: Contract,
+        *,
+        seed: int,
+        subjects: np.ndarray | None = None,  # no held-out rows here: nothing to group
+    ) -> None:
         from sdv.errors import SynthesizerInputError
 
         try:
@@ -173,17 +181,18 @@ class _SDVEngine:
 
     @classmethod
     def load(cls, directory: Path, *, manifest_sha256: str) -> _SDVEngine:
-        # Hash-checked before unpickling: a pickle runs code when loaded.
-        manifest = read_manifest(directory, engine=cls.name, manifest_sha256=manifest_sha256)
-        engine = cls(**manifest["info"].get("params", {}))
-        from sdv.utils import load_synthesizer
+        import cloudpickle
 
-        model = load_synthesizer(str(directory / MODEL_FILE))
+        # A pickle runs code when loaded: unpickle the very bytes whose hash was checked (SDV's
+        # load_synthesizer would open the path again, which may name another file by then).
+        files = read_model(directory, engine=cls.name, manifest_sha256=manifest_sha256)
+        engine = cls(**files.info.get("params", {}))
+        model = cloudpickle.loads(files[MODEL_FILE])
         if not isinstance(model, cls._sdv_class()):
             raise SynthError(f"{directory}: model is not a {cls._class_name}")
         engine._model = model
-        engine._fit_seconds = manifest["info"].get("fit_seconds", 0.0)
-        engine._rows = manifest["info"].get("train_rows", 0)
+        engine._fit_seconds = files.info.get("fit_seconds", 0.0)
+        engine._rows = files.info.get("train_rows", 0)
         return engine
 
     def info(self) -> dict[str, Any]:

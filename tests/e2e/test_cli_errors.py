@@ -85,12 +85,12 @@ CASES = {
     "short row": (_short_row, [], "data.csv: malformed CSV: line 1202 has 3 fields, the header 10"),
     "wrong delimiter": (_semicolons, [], 'as 10 with ";": set source.delimiter: ";"'),
     "mixed encoding": (_mixed_encoding, [], "data.csv: line 1202 is not valid utf-8 text"),
-    "anonymeter missing": (
+    "interpreter named in the spec": (
         lambda f: _edit_spec(
             f, lambda r: r["checks"]["privacy"]["anonymeter"].update(python=str(f / "no-python"))
         ),
         [],
-        "checks.privacy.anonymeter is enabled but cannot run",
+        "checks.privacy.anonymeter.python: no longer read from a spec",
     ),
     "empty file": (_empty_file, [], "data.csv: the file is empty"),
     "missing column": (
@@ -140,7 +140,7 @@ CASES = {
             ),
         ),
         [],
-        "source.url: cannot use postgresql+nodriver://u:***@127.0.0.1/db",
+        "source.url: cannot use postgresql on 127.0.0.1 database db (NoSuchModuleError)",
     ),
 }
 
@@ -158,6 +158,16 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     assert len(lines) == 1 and expected in lines[0], err
     assert "Traceback" not in err  # Prefect logs the failed run, without a traceback
     assert not out.exists()
+
+
+def test_a_missing_anonymeter_exits_2_with_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("SYNTH_ANONYMETER_PYTHON", str(tmp_path / "no-python"))
+    out = tmp_path / "out"
+    code, err = _run(capsys, "run", str(write_job(tmp_path / "job")), "--out", str(out))
+    lines = _error_lines(err)
+    assert code == 2 and len(lines) == 1, err
+    assert "checks.privacy.anonymeter is enabled but cannot run" in lines[0]
+    assert "SYNTH_ANONYMETER_PYTHON" in lines[0] and not out.exists()
 
 
 def test_a_bad_file_fails_in_seconds_before_prefect_starts(tmp_path: Path) -> None:

@@ -58,6 +58,21 @@ def test_init_input_errors_are_one_line_and_write_nothing(
     assert not spec.exists()
 
 
+def test_init_subject_writes_a_split_by_subject(tmp_path: Path, capsys) -> None:
+    data = _adult_csv(tmp_path / "adult.csv", 200)
+    spec = tmp_path / "job.yaml"
+    assert main(["init", str(data), "--subject", "education", "--out", str(spec)]) == 0
+    drafted = yaml.safe_load(spec.read_text())
+    assert drafted["split"] == {"holdout": 0.2, "seed": 0, "by": "education"}
+    assert drafted["schema"]["columns"]["education"] == {"type": "id"}  # never modelled
+    assert main(["validate-spec", str(spec)]) == 0
+    assert main(["init", str(data), "--subject", "who", "--out", str(spec), "--force"]) == 2
+    assert f"--subject: {data} has no column 'who'" in capsys.readouterr().err
+    argv = ["init", str(data), "--subject", "sex", "--sensitive", "sex", "--out", str(spec)]
+    assert main([*argv, "--force"]) == 2
+    assert "--subject: column 'sex' is also --target or --sensitive" in capsys.readouterr().err
+
+
 def test_init_does_not_overwrite_a_spec(tmp_path: Path, capsys) -> None:
     data = _adult_csv(tmp_path / "adult.csv", 100)
     spec = tmp_path / "job.yaml"

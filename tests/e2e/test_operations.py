@@ -35,7 +35,7 @@ def _run_record(summary: dict) -> dict:
 
 
 def test_a_second_run_reuses_the_stored_model_unless_told_to_retrain(
-    tmp_path: Path, capsys
+    tmp_path: Path, capsys, private_model_store: Path
 ) -> None:
     spec = write_job(tmp_path / "job", **QUICK)
     code, [first] = _json_lines(capsys, "run", str(spec))
@@ -45,7 +45,8 @@ def test_a_second_run_reuses_the_stored_model_unless_told_to_retrain(
     assert _run_record(second)["fit_seconds"] == _run_record(first)["fit_seconds"]
     code, [third] = _json_lines(capsys, "run", str(spec), "--retrain")
     assert code == 0 and _run_record(third)["model_cache"] == "retrained"
-    store = tmp_path / "job" / "out" / ".models"
+    assert not (tmp_path / "job" / "out" / ".models").exists()  # never beside the output
+    store = private_model_store
     assert len([p for p in store.iterdir() if not p.name.startswith(".")]) == 1
 
 

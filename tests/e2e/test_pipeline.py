@@ -164,7 +164,9 @@ def test_canary_pii_never_leaves_the_input(
     real_names, real_emails = set(frame["full_name"]), set(frame["email"])
     # bootstrap copies training rows verbatim: the hardest case for the identifier columns, and
     # the negative control the privacy gate exists to stop.
-    spec = write_job(tmp_path / "job", frame, model={"engine": "bootstrap"})
+    # its rows are kept (0700) so the test can read the identifiers the run wrote
+    out = {"path": str(tmp_path / "job" / "out"), "keep_quarantined_rows": True}
+    spec = write_job(tmp_path / "job", frame, model={"engine": "bootstrap"}, output=out)
     code, summary = _run_json(capsys, "run", str(spec))
     logs = capsys.readouterr()
     assert code == 1 and summary["status"] == "quarantined"

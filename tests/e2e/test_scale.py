@@ -32,6 +32,7 @@ def _job(tmp_path: Path, **output) -> Path:
         tmp_path / "job",
         output={"path": str(tmp_path / "out"), "rows_per_file": 1000, **output},
         checks=checks,
+        scale={"allow_insecure": True},  # the LocalCluster speaks plain tcp:// on loopback
     )
 
 

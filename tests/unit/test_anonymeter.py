@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +36,15 @@ def _anonymeter_python() -> str:
 
 
 @pytest.fixture(scope="module")
-def settings() -> AnonymeterChecks:
-    return AnonymeterChecks(
-        python=_anonymeter_python(),
-        n_attacks=200,
-        max_attempts=5_000,
-        multivariate_columns=3,
-        timeout_s=300,
-    )
+def settings() -> Iterator[AnonymeterChecks]:
+    with pytest.MonkeyPatch.context() as patch:  # the interpreter comes from the environment only
+        patch.setenv("SYNTH_ANONYMETER_PYTHON", _anonymeter_python())
+        yield AnonymeterChecks(
+            n_attacks=200,
+            max_attempts=5_000,
+            multivariate_columns=3,
+            timeout_s=300,
+        )
 
 
 def _people(n: int, seed: int) -> pd.DataFrame:
@@ -215,14 +217,11 @@ def test_a_smaller_control_set_is_refused(real, settings) -> None:
 
 def test_a_missing_interpreter_is_unavailable(tmp_path: Path, monkeypatch) -> None:
     missing = tmp_path / "nowhere" / "python"
-    with pytest.raises(AnonymeterUnavailable) as caught:
-        interpreter(AnonymeterChecks(python=missing))
+    monkeypatch.setenv("SYNTH_ANONYMETER_PYTHON", str(missing))
+    with pytest.raises(AnonymeterUnavailable, match="SYNTH_ANONYMETER_PYTHON") as caught:
+        interpreter()
     message = str(caught.value)
     assert str(missing) in message and "\n" not in message
-
-    monkeypatch.setenv("SYNTH_ANONYMETER_PYTHON", str(missing))
-    with pytest.raises(AnonymeterUnavailable, match="SYNTH_ANONYMETER_PYTHON"):
-        interpreter(AnonymeterChecks())
 
 
 def test_nothing_configured_and_nothing_installed(monkeypatch) -> None:
@@ -233,11 +232,11 @@ def test_nothing_configured_and_nothing_installed(monkeypatch) -> None:
     monkeypatch.delenv("SYNTH_ANONYMETER_PYTHON", raising=False)
     monkeypatch.setattr("validation.anonymeter_run.installed_venvs", list)  # no .venv-anonymeter
     with pytest.raises(AnonymeterUnavailable) as caught:
-        interpreter(AnonymeterChecks())
+        interpreter()
     assert "make anonymeter" in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_a_worker_failure_names_only_the_exception_type(tmp_path: Path, real) -> None:
+def test_a_worker_failure_names_only_the_exception_type(tmp_path: Path, real, monkeypatch) -> None:
     """Whatever the worker prints (anonymeter quotes rows) stays out of the error."""
     fake = tmp_path / "python"
     fake.write_text(
@@ -248,6 +247,7 @@ def test_a_worker_failure_names_only_the_exception_type(tmp_path: Path, real) ->
         "exit 3\n"
     )
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("SYNTH_ANONYMETER_PYTHON", str(fake))
     train, control = real
     with pytest.raises(RuntimeError) as caught:
         evaluate(
@@ -256,7 +256,7 @@ def test_a_worker_failure_names_only_the_exception_type(tmp_path: Path, real) ->
             train,
             quasi_identifiers=QIS,
             sensitive=SENSITIVE,
-            settings=AnonymeterChecks(python=fake),
+            settings=AnonymeterChecks(),
             seed=0,
         )
     assert str(caught.value) == "anonymeter worker failed (exit 3, KeyError)"

@@ -359,3 +359,15 @@ def test_a_small_table_trains_on_one_thread_and_restores_the_count(monkeypatch) 
     contract, train = _input(rows=300)
     make_engine("autoregressive", {**FAST, "epochs": 1}).fit(train, contract, seed=0)
     assert seen == [1] and torch.get_num_threads() == before
+
+
+def test_validation_rows_are_whole_subjects_when_subjects_are_given() -> None:
+    from synth.tabular.autoregressive.train import _by_subject
+
+    subjects = np.repeat(np.arange(50), 8)  # a panel: 50 people, 8 rows each
+    order, held = _by_subject(subjects, n_val=40, seed=3)
+    assert sorted(order.tolist()) == list(range(400)) and held == 40
+    validation, fitting = set(subjects[order[:held]]), set(subjects[order[held:]])
+    assert len(validation) == 5 and not validation & fitting
+    again, _ = _by_subject(subjects, n_val=40, seed=3)
+    assert (order == again).all()

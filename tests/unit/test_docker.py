@@ -1,10 +1,13 @@
 """What can be checked of docker/ without a Docker engine (none runs on these machines): the
-Dockerfile installs what the Makefile installs, and the compose file wires its services together."""
+Dockerfile installs what the Makefile installs, pinned (base image by digest, packages by hash),
+and the compose file wires its services together."""
 
 import re
 from pathlib import Path
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from schemas import load_spec
 from tests.builders import REPO
@@ -22,12 +25,60 @@ def _make_var(name: str) -> str:
     return match.group(1).strip()
 
 
+def _lock(name: str) -> dict[str, Version]:
+    """A pip-compile lock as {name: version}; every pin must carry at least one sha256 hash."""
+    text = (DOCKER / name).read_text().replace("\\\n", " ")
+    pins = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)((?:\s+--hash=sha256:[0-9a-f]{64})+)", line)
+        assert match, f"{name}: not a hashed pin: {line.strip()[:80]}"
+        pins[match.group(1).lower().replace("_", "-").replace(".", "-")] = Version(match.group(2))
+    return pins
+
+
 def test_the_dockerfile_pins_what_the_makefile_pins() -> None:
     text = _dockerfile()
-    assert f'"{_make_var("TORCH")}"' in text  # the CPU torch build, installed before the project
-    assert text.index("torch==") < text.index("RUN pip install .")
-    assert f'"anonymeter=={_make_var("ANONYMETER_VERSION")}"' in text
+    torch = Requirement(_make_var("TORCH"))  # the CPU build, installed with the project's locks
+    assert _lock("requirements.lock")["torch"] == Version(
+        f"{next(iter(torch.specifier)).version}+cpu"
+    )
+    assert text.index("requirements.lock") < text.index("RUN pip install --no-deps")
+    anonymeter = _lock("anonymeter.lock")["anonymeter"]
+    assert anonymeter == Version(_make_var("ANONYMETER_VERSION"))
     assert "SYNTH_ANONYMETER_PYTHON=/opt/anonymeter/bin/python" in text
+
+
+def test_the_base_image_is_pinned_by_digest() -> None:
+    images = re.findall(r"^FROM\s+(\S+)", _dockerfile(), re.MULTILINE)
+    assert images and all(re.fullmatch(r"[\w./:-]+@sha256:[0-9a-f]{64}", i) for i in images)
+
+
+def test_every_package_comes_from_a_lock_with_hashes() -> None:
+    joined = _dockerfile().replace("\\\n", " ")  # continuation lines as one
+    installs = re.findall(r"pip install ([^&\n]*)", joined)
+    assert len(installs) == 3, installs
+    for command in installs:
+        flags = command.split()
+        # a lock, checked hash by hash, or the project itself, whose dependencies a lock installed
+        assert "--no-deps" in flags, command
+        assert ("--require-hashes" in flags and "-r" in flags) or flags[-1] == ".", command
+        if flags[-1] == ".":
+            assert "--no-build-isolation" in flags  # no unhashed build backend from an index
+
+
+def test_the_lock_holds_every_dependency_of_pyproject_in_range() -> None:
+    import tomllib
+
+    pins = _lock("requirements.lock")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    build = project["build-system"]["requires"]
+    for line in [*project["project"]["dependencies"], *build]:
+        wanted = Requirement(line)
+        name = wanted.name.lower().replace("_", "-").replace(".", "-")
+        assert name in pins, f"{name} is not in docker/requirements.lock: re-lock"
+        assert wanted.specifier.contains(pins[name], prereleases=True), (name, pins[name])
 
 
 def test_the_dockerfile_copies_every_package_the_project_installs() -> None:

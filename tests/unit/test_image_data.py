@@ -76,10 +76,11 @@ def test_non_square_image_is_center_cropped_not_stretched(tmp_path: Path) -> Non
     assert image[..., 1].min() > 200 and image[..., 0].max() < 60 and image[..., 2].max() < 60
 
 
-def test_corrupt_image_fails_naming_the_file_or_is_skipped_and_counted(tmp_path: Path) -> None:
+def test_corrupt_image_fails_by_position_or_is_skipped_and_counted(tmp_path: Path) -> None:
     root = _class_folders(tmp_path / "imgs")
     (root / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n-not really")
-    with pytest.raises(DataError, match=r"^dog/broken\.png: not a readable image$"):
+    where = r"image 1 of 3 in class folder 2 of 3 \(sorted by name\)"
+    with pytest.raises(DataError, match=rf"imgs: {where}: not a readable image$"):
         read_image_folder(root, size=8, channels=1)
     kept = read_image_folder(root, size=8, channels=1, on_error="skip")
     assert kept.skipped == 1 and len(kept) == 5 and "dog/broken.png" not in kept.sources
@@ -90,7 +91,7 @@ def test_corrupt_image_fails_naming_the_file_or_is_skipped_and_counted(tmp_path:
     [
         ({}, r"imgs: no images found"),
         ({"cat": ["a.png"]}, r"imgs: needs at least two class folders, found 1"),
-        ({"cat": ["a.png"], "dog": ["readme.txt"]}, r"imgs/dog: class folder holds no"),
+        ({"cat": ["a.png"], "dog": ["readme.txt"]}, r"imgs: class folder 2 of 2 .* holds no"),
     ],
 )
 def test_folder_layout_errors_name_the_folder(
@@ -106,7 +107,7 @@ def test_folder_layout_errors_name_the_folder(
         read_image_folder(root, size=4, channels=1)
 
 
-def test_extra_csv_joins_on_file_name_and_missing_row_names_the_file(tmp_path: Path) -> None:
+def test_extra_csv_joins_on_file_name_and_a_missing_row_is_placed(tmp_path: Path) -> None:
     root = _class_folders(tmp_path / "imgs")
     csv = tmp_path / "people.csv"
     rows = {"e.png": "f", "cat/a.png": "m", "b.PNG": "f", "c.jpg": "m", "d.jpeg": "x"}
@@ -116,7 +117,8 @@ def test_extra_csv_joins_on_file_name_and_missing_row_names_the_file(tmp_path: P
     assert images.extra["sex"].tolist() == ["m", "f", "m", "x", "f"]
 
     pd.DataFrame({"file": ["a.png", "b.PNG"], "sex": ["m", "f"]}).to_csv(csv, index=False)
-    with pytest.raises(DataError, match=r"^dog/c\.jpg: no row in people\.csv \(column 'file'\)$"):
+    where = r"image 1 of 2 in class folder 2 of 3 \(sorted by name\)"
+    with pytest.raises(DataError, match=rf"^{where}: no row in people\.csv \(column 'file'\)$"):
         read_image_folder(root, size=8, channels=1, extra_csv=csv)
 
 

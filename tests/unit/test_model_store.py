@@ -52,19 +52,25 @@ def test_the_secret_is_made_once_and_private(tmp_path: Path) -> None:
     assert first._mac("k", "e", "m") == second._mac("k", "e", "m")
 
 
-def test_an_entry_signed_with_another_secret_is_refused(fitted, store, tmp_path: Path) -> None:
+def test_an_entry_signed_with_another_secret_is_a_miss_then_replaced(
+    fitted, store, tmp_path: Path, caplog
+) -> None:
+    """A lost or rotated key must not fail every cached job: nothing is loaded, the model is
+    refit and its entry replaced under the new key."""
     store.put("a" * 64, _engine(fitted))
     stranger = ModelStore.open(store.root, key_file=tmp_path / "other.key")
-    with pytest.raises(SynthError, match="signature mismatch"):
-        stranger.get("a" * 64, "gaussian_copula")
+    assert stranger.get("a" * 64, "gaussian_copula") is None
+    assert "signed with another key" in caplog.text
+    stranger.put("a" * 64, _engine(fitted))  # no --retrain needed: the stale entry goes
+    assert stranger.get("a" * 64, "gaussian_copula") is not None
+    assert store.get("a" * 64, "gaussian_copula") is None  # now signed under the new key
 
 
 def test_a_rewritten_manifest_hash_or_model_file_is_refused(fitted, store: ModelStore) -> None:
     folder = store.put("b" * 64, _engine(fitted))
     entry = json.loads((folder / ENTRY).read_text())
     (folder / ENTRY).write_text(json.dumps({**entry, "manifest_sha256": "0" * 64}))
-    with pytest.raises(SynthError, match="signature mismatch"):
-        store.get("b" * 64, "gaussian_copula")
+    assert store.get("b" * 64, "gaussian_copula") is None  # unsigned: a miss, nothing loaded
     (folder / ENTRY).write_text(json.dumps(entry))
     model = next(p for p in (folder / "model").iterdir() if p.name != "manifest.json")
     model.write_bytes(model.read_bytes() + b"\0")
@@ -115,7 +121,9 @@ def test_the_store_root_follows_the_environment(tmp_path: Path, monkeypatch) -> 
     from synth.io.model_store import store_root
 
     spec = load_spec(write_job(tmp_path / "job"))
-    assert store_root(spec) == Path(spec.output.path) / ".models"
+    monkeypatch.delenv("SYNTH_MODEL_STORE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", os.fspath(tmp_path / "cache"))
+    assert store_root(spec) == tmp_path / "cache" / "synth" / "models"  # never in the output
     monkeypatch.setenv("SYNTH_MODEL_STORE", os.fspath(tmp_path / "shared"))
     assert store_root(spec) == tmp_path / "shared"
 

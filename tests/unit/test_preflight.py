@@ -26,18 +26,21 @@ def test_a_good_job_passes_preflight(tmp_path: Path) -> None:
     assert preflight(load_spec(_job(tmp_path))) is None
 
 
-def test_an_anonymeter_that_cannot_run_stops_the_job_before_any_work(tmp_path: Path) -> None:
+def test_an_anonymeter_that_cannot_run_stops_the_job_before_any_work(
+    tmp_path: Path, monkeypatch
+) -> None:
     missing = tmp_path / "nowhere" / "python"
-    checks = {"privacy": {"anonymeter": {"python": str(missing)}}}
+    monkeypatch.setenv("SYNTH_ANONYMETER_PYTHON", str(missing))
     with pytest.raises(SpecError) as caught:
-        preflight(load_spec(_job(tmp_path, checks=checks)))
+        preflight(load_spec(_job(tmp_path)))
     message = str(caught.value)
     assert message.startswith("checks.privacy.anonymeter is enabled but cannot run")
     assert str(missing) in message and "enabled: false" in message
 
 
-def test_a_disabled_anonymeter_is_not_looked_for(tmp_path: Path) -> None:
-    checks = {"privacy": {"anonymeter": {"enabled": False, "python": str(tmp_path / "none")}}}
+def test_a_disabled_anonymeter_is_not_looked_for(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SYNTH_ANONYMETER_PYTHON", str(tmp_path / "none"))
+    checks = {"privacy": {"anonymeter": {"enabled": False}}}
     assert preflight(load_spec(_job(tmp_path, checks=checks))) is None
 
 
@@ -59,7 +62,7 @@ def test_the_project_anonymeter_venv_is_found_without_the_variable(monkeypatch) 
     monkeypatch.delenv("SYNTH_ANONYMETER_PYTHON", raising=False)
     if sys.prefix != sys.base_prefix:  # as `.venv/bin/synth` runs: beside the running venv
         assert Path(sys.prefix).parent / ".venv-anonymeter" / "bin" / "python" in installed_venvs()
-    assert Path(interpreter(None)).resolve() == _VENV.resolve()
+    assert Path(interpreter()).resolve() == _VENV.resolve()
 
 
 def test_relative_and_absolute_spec_paths_are_the_same_spec(tmp_path: Path, monkeypatch) -> None:

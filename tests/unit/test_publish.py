@@ -71,7 +71,7 @@ def test_crash_while_writing_leaves_previous_output_untouched(
         publish(folders, staged, passed=True, metadata={}, documents={}, compression="zstd")
     folders.discard_staging()
     assert (tmp_path / "job" / "latest").resolve() == good.resolve()
-    assert sorted(p.name for p in (tmp_path / "job").iterdir()) == ["latest", "r1"]
+    assert sorted(p.name for p in (tmp_path / "job").iterdir()) == [".lock", "latest", "r1"]
     assert len(pq.read_table(good / "data")) == 250
 
 

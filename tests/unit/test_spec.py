@@ -51,6 +51,10 @@ def test_example_spec_loads_with_roles_and_anchored_paths() -> None:
             "output.partition_by: column 'email' must be a modelled categorical",
         ),
         (
+            lambda r: r.update(split={"holdout": 0.2, "by": "nobody"}),
+            "split.by: column 'nobody' is not declared in schema",
+        ),
+        (
             lambda r: r["output"].update(partition_by=["nope"]),
             "output.partition_by: column 'nope' is not declared",
         ),
@@ -110,7 +114,7 @@ def test_spec_fingerprint_ignores_formatting(tmp_path: Path) -> None:
     # where and when it runs does not change what it makes; how the output is cut does
     moved = {
         **raw,
-        "scale": {"dask_address": "tcp://10.0.0.5:8786"},
+        "scale": {"dask_address": "tls://10.0.0.5:8786"},
         "schedule": {"cron": "0 3 * * *"},
     }
     assert load_spec(_write(tmp_path / "c", moved)).fingerprint() == load_spec(a).fingerprint()

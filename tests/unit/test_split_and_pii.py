@@ -1,5 +1,8 @@
+import numpy as np
 import pandas as pd
+import pytest
 
+from schemas.errors import DataError
 from schemas.spec import PiiKind
 from synth.io import split_holdout
 from synth.pii import detect_kind, fake_pool, key_values, pick_fakes, unique_fakes
@@ -13,6 +16,30 @@ def test_split_is_seeded_disjoint_and_sized() -> None:
     assert (len(train), len(holdout)) == (400, 100)
     assert train.equals(again)
     assert not set(train["record_id"]) & set(holdout["record_id"])
+
+
+def test_a_subject_never_lands_on_both_sides_of_the_split() -> None:
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 12, size=300)  # a panel: 300 people with 1 to 11 rows each
+    frame = pd.DataFrame({"person": np.repeat(np.arange(300), sizes), "x": rng.random(sizes.sum())})
+    frame.loc[::97, "person"] = np.nan  # an unknown subject is one of its own
+    train, holdout = split_holdout(frame, share=0.2, seed=3, by="person")
+    again, _ = split_holdout(frame, share=0.2, seed=3, by="person")
+    assert train.equals(again) and len(train) + len(holdout) == len(frame)
+    assert not set(train["person"].dropna()) & set(holdout["person"].dropna())
+    assert abs(len(holdout) - 0.2 * len(frame)) <= sizes.max() / 2 + 1  # whole subjects only
+    assert (
+        holdout["person"].isna().sum() + train["person"].isna().sum()
+        == frame["person"].isna().sum()
+    )
+
+
+def test_a_split_by_a_missing_column_or_into_one_subject_is_refused() -> None:
+    frame = pd.DataFrame({"person": [1] * 10, "x": range(10)})
+    with pytest.raises(DataError, match="split.by: column 'who' is not in the source"):
+        split_holdout(frame, share=0.2, seed=0, by="who")
+    with pytest.raises(DataError, match="whole subjects by 'person'"):
+        split_holdout(frame, share=0.2, seed=0, by="person")
 
 
 def test_detects_kinds_by_name_then_values() -> None:
@@ -42,7 +69,8 @@ def test_fakes_are_seeded_and_unique_ones_stay_unique_across_batches() -> None:
     assert pick_fakes(pool, 50, seed=9).equals(
         pick_fakes(fake_pool(PiiKind.email, seed=9, size=20), 50, seed=9)
     )
-    both = pd.concat([unique_fakes(pool, 0, 30), unique_fakes(pool, 30, 30)])
+    numbered = unique_fakes(pool, real=[])
+    both = pd.concat([numbered.values(0, 30), numbered.values(30, 30)])
     assert both.is_unique and both.str.contains("@").all()
 
 

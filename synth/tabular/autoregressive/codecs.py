@@ -27,10 +27,26 @@ from schemas.contract import Contract
 from schemas.errors import SpecError
 from schemas.spec import ColumnType
 
-__all__ = ["Bins", "Categories", "Codec", "bin_count", "build_codecs", "codec_from_json", "exact"]
+__all__ = [
+    "Bins",
+    "Categories",
+    "Codec",
+    "bin_count",
+    "build_codecs",
+    "codec_from_json",
+    "exact",
+    "exact_cap",
+]
 
 ROWS_PER_TOKEN = 40  # training rows per exact value or quantile bin, on average, at least
 MIN_BINS = 4
+# Whole numbers may keep this many times `exact_up_to` values: integer codes (a lecturer, a ward,
+# a product stored as a number) mean nothing between two codes, and bins of them would merge
+# lecturers; with 40 rows a value on average there are rows enough to learn each one. On InstEval
+# (73k ratings, 1,128 lecturers coded 1-2160) the lecturer carries most of what predicts a rating
+# (real-data R2 0.111, 0.029 without it): binned, the synthetic model kept a ratio of 0.59 of it;
+# kept exactly, 0.80. Fractional numbers are measurements: bins and within-bin quantiles fit them.
+INTEGER_CAP_FACTOR = 16
 
 
 def exact(distinct: int, rows: int, up_to: int) -> bool:
@@ -38,6 +54,13 @@ def exact(distinct: int, rows: int, up_to: int) -> bool:
     categories): at most `up_to` of them, and on average `ROWS_PER_TOKEN` rows or more each. Value
     protection asks the same question, so a column is protected as the codec will model it."""
     return distinct <= min(up_to, rows // ROWS_PER_TOKEN)
+
+
+def exact_cap(column: Any, up_to: int) -> int:
+    """The most distinct values `column` (a `ColumnContract`) may keep exactly: `up_to`, times
+    `INTEGER_CAP_FACTOR` for a whole-number numerical column."""
+    whole = column.type is ColumnType.numerical and column.physical == "int64"
+    return up_to * INTEGER_CAP_FACTOR if whole else up_to
 
 
 def bin_count(rows: int, up_to: int) -> int:
@@ -203,7 +226,8 @@ def build_codecs(
 ) -> list[Codec]:
     """One codec per modelled column, in contract order; each fixed combination becomes one
     codec at the place of its first column. Numbers keep their values exactly when `exact` says
-    so (at most `exact_up_to`); others get `bin_count` quantile bins (at most `bins`)."""
+    so (at most `exact_cap`: `exact_up_to`, more for whole numbers); others get `bin_count`
+    quantile bins (at most `bins`)."""
     groups = [list(r.columns) for r in contract.constraints if r.kind == "fixed_combinations"]
     if any(r.kind == "inequality" for r in contract.constraints):
         raise SpecError(
@@ -223,7 +247,7 @@ def build_codecs(
         numeric = column.type in (ColumnType.numerical, ColumnType.datetime)
         distinct = values.dropna().unique()
         present = int(values.notna().sum())
-        if numeric and not exact(len(distinct), present, exact_up_to):
+        if numeric and not exact(len(distinct), present, exact_cap(column, exact_up_to)):
             codecs.append(
                 _bins(
                     column.name,

@@ -3,6 +3,7 @@ and JSON (loaded with `weights_only=True`, never unpickled)."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator, Mapping
@@ -22,7 +23,7 @@ from synth.tabular.autoregressive.codecs import (
     codec_from_json,
     codec_to_json,
 )
-from synth.tabular.base import read_manifest, write_manifest
+from synth.tabular.base import read_model, write_manifest
 
 __all__ = ["AutoregressiveEngine"]
 
@@ -100,7 +101,14 @@ class AutoregressiveEngine:
 
     # -- training -------------------------------------------------------------------------------
 
-    def fit(self, train: pd.DataFrame, contract: Contract, *, seed: int) -> None:
+    def fit(
+        self,
+        train: pd.DataFrame,
+        contract: Contract,
+        *,
+        seed: int,
+        subjects: np.ndarray | None = None,
+    ) -> None:
         import torch
 
         from synth.tabular.autoregressive.model import ARConfig, TabularAR
@@ -123,7 +131,9 @@ class AutoregressiveEngine:
         model = TabularAR(cfg).to(device)
         with _threads(1 if len(train) < ONE_THREAD_BELOW and device.type == "cpu" else None):
             if p["epsilon"] is None:
-                report = train_early_stopping(model, tokens.to(device), p, seed=seed)
+                report = train_early_stopping(
+                    model, tokens.to(device), p, seed=seed, subjects=subjects
+                )
             else:
                 report = train_dp(model, tokens.to(device), p, seed=seed)
         self._model = model.eval()
@@ -203,13 +213,15 @@ class AutoregressiveEngine:
 
         from synth.tabular.autoregressive.model import ARConfig, TabularAR
 
-        manifest = read_manifest(directory, engine=cls.name, manifest_sha256=manifest_sha256)
-        info = manifest["info"]
+        # Loaded from the bytes read_model checked, never from the paths again.
+        files = read_model(directory, engine=cls.name, manifest_sha256=manifest_sha256)
+        info = files.info
         engine = cls(**info["params"])
-        config = json.loads((directory / CONFIG).read_text())
+        config = json.loads(files[CONFIG])
         engine._codecs = [codec_from_json(c) for c in config["codecs"]]
         model = TabularAR(ARConfig(**config["model"]))
-        model.load_state_dict(torch.load(directory / WEIGHTS, weights_only=True))
+        state = torch.load(io.BytesIO(files[WEIGHTS]), weights_only=True)
+        model.load_state_dict(state)
         engine._model = model.to(torch.device(engine.params["device"])).eval()
         engine._stats = {k: v for k, v in info.items() if k not in ("engine", "params")}
         return engine

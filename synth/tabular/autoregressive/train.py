@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -47,14 +48,26 @@ class TrainReport:
 
 
 def train_early_stopping(
-    model: TabularAR, tokens: Tensor, params: dict[str, Any], *, seed: int
+    model: TabularAR,
+    tokens: Tensor,
+    params: dict[str, Any],
+    *,
+    seed: int,
+    subjects: np.ndarray | None = None,
 ) -> TrainReport:
     """AdamW with the learning rate halved on a plateau; stops after `patience` epochs without a
-    better validation loss and keeps the best weights."""
+    better validation loss and keeps the best weights. With `subjects` (a code per row), the
+    validation rows are whole subjects: validated on rows of people it trains on, a model is
+    rewarded for learning who they are."""
     device = tokens.device
     generator = torch.Generator(device=device).manual_seed(seed)
-    shuffled = tokens[torch.randperm(len(tokens), generator=generator, device=device)]
     n_val = max(1, int(len(tokens) * params["validation_share"]))
+    if subjects is None:
+        order = torch.randperm(len(tokens), generator=generator, device=device)
+    else:
+        held, n_val = _by_subject(subjects, n_val, seed)
+        order = torch.from_numpy(held).to(device)
+    shuffled = tokens[order]
     fit_rows = shuffled[n_val:]
     val = shuffled[:n_val].repeat(4, 1)  # four hidden subsets per validation row: steadier
     columns = tokens.shape[1]
@@ -204,6 +217,22 @@ def _train_dp(
             "accountant": "rdp",
         },
     )
+
+
+def _by_subject(subjects: np.ndarray, n_val: int, seed: int) -> tuple[np.ndarray, int]:
+    """A row order that starts with whole shuffled subjects reaching `n_val` rows (and at least
+    one subject, and at least one left for training); the rest are shuffled. Returns the order
+    and how many rows lead it."""
+    rng = np.random.default_rng(seed)
+    codes = np.unique(subjects, return_inverse=True)[1].ravel()
+    picked = rng.permutation(codes.max() + 1)
+    rank = np.empty_like(picked)
+    rank[picked] = np.arange(len(picked))
+    order = np.argsort(rank[codes] + rng.random(len(codes)), kind="stable")
+    ends = np.cumsum(np.bincount(codes)[picked])
+    taken = min(int(np.searchsorted(ends, n_val)), len(ends) - 2)
+    held = int(ends[max(taken, 0)]) if len(ends) > 1 else n_val
+    return order, held
 
 
 class HiddenLoss:
