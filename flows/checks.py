@@ -83,6 +83,7 @@ def check_privacy(
         real_identifiers=real[[c.name for c in contract.columns if c.is_faked]],
         filtered=filtered,
         anonymeter=run_anonymeter,
+        subject=spec.split.by,
     )
 
 

@@ -123,12 +123,12 @@ def fit(
     logger = get_run_logger()
     store, key = None, None
     if spec.model.cache:
-        store, key = ModelStore.open(store_root(spec)), model_key(spec, fingerprint)
-        if not retrain:
-            engine = store.get(key, spec.model.engine)
-            if engine is not None:
-                logger.info("reusing stored %s model %s", engine.name, key[:12])
-                return engine, {"model_cache": "reused", "model_key": key}
+        with synth_logs_to(logger):  # the store's warnings (a lost key, a bad signature)
+            store, key = ModelStore.open(store_root(spec)), model_key(spec, fingerprint)
+            engine = None if retrain else store.get(key, spec.model.engine)
+        if engine is not None:
+            logger.info("reusing stored %s model %s", engine.name, key[:12])
+            return engine, {"model_cache": "reused", "model_key": key}
     engine = make_engine(spec.model.engine, spec.model.engine_params())
     logger.info(
         "fitting %s on %d rows x %d modelled columns",

@@ -35,6 +35,7 @@ from sklearn.metrics import roc_auc_score
 
 from schemas.contract import Contract
 from schemas.spec import ColumnType, PrivacyChecks, Role
+from synth.io.split import subject_codes
 from validation import pii_scan
 from validation.anonymeter_run import AnonymeterUnavailable
 from validation.distance import Encoder, Points, nearest, row_hashes
@@ -72,15 +73,28 @@ class Samples:
         synthetic: pd.DataFrame,
         rows: int,
         seed: int,
+        subject: str | None = None,
     ) -> Samples:
+        """With `subject` (the split's `by`), the real samples are whole subjects: a row sample
+        of training would spread over four times the people of an equal-sized holdout sample
+        (whose people are all unseen), and an honest synthetic row would then find a near
+        neighbour in training more often just because more people are there (a wage panel:
+        DCR share 0.59 for rows, 0.53 with every row)."""
         n = min(rows, len(train), len(holdout))
         rng = np.random.default_rng(seed)
 
-        def take(frame: pd.DataFrame, size: int) -> pd.DataFrame:
-            picked = np.sort(rng.choice(len(frame), size=min(size, len(frame)), replace=False))
-            return frame.iloc[picked].reset_index(drop=True)
+        def take(frame: pd.DataFrame, size: int, by: str | None = None) -> pd.DataFrame:
+            if by is None:
+                picked = rng.choice(len(frame), size=min(size, len(frame)), replace=False)
+            else:  # whole shuffled subjects, rows shuffled within each, the first `size` rows
+                codes = subject_codes(frame, by)
+                order = rng.permutation(codes.max(initial=-1) + 1)
+                rank = np.empty_like(order)
+                rank[order] = np.arange(len(order))
+                picked = np.argsort(rank[codes] + rng.random(len(codes)), kind="stable")[:size]
+            return frame.iloc[np.sort(picked)].reset_index(drop=True)
 
-        return cls(take(train, n), take(holdout, n), take(synthetic, rows))
+        return cls(take(train, n, subject), take(holdout, n, subject), take(synthetic, rows))
 
 
 # --- the measures, on encoded points; each is tested on hand-made data with a known answer ---------
@@ -97,16 +111,39 @@ def dcr_share(to_train: np.ndarray, to_holdout: np.ndarray) -> float:
 
 
 def dcr_share_adjusted(
-    to_train: np.ndarray, to_holdout: np.ndarray, train_rows: int, holdout_rows: int
+    to_train: np.ndarray,
+    to_holdout: np.ndarray,
+    train_rows: int,
+    holdout_rows: int,
+    tied_share: np.ndarray | None = None,
 ) -> float:
     """DCR share against unequal sets, mapped so that honest data scores 0.5 whatever the sizes.
 
-    Ties are split in proportion to the set sizes; the share's odds are divided by the honest odds
-    train_rows / holdout_rows.
+    A tie counts as the share of the tied nearest rows that are training rows: `tied_share`, per
+    synthetic row, where it is known (rows identical to it: the training ones over all of them),
+    else the set sizes' proportion. Honest data's nearest real rows are any real rows, so that
+    share's expectation is the training proportion however many rows tie; counting every tie in
+    proportion to the set sizes instead counts a tie as likely as a training-only match, and a
+    larger training set more often holds one: on 73k ratings of six discrete columns (43% of
+    unseen rows equal some training row) unseen-like rows scored 0.60. The share's odds are
+    divided by the honest odds train_rows / holdout_rows.
     """
     p = train_rows / (train_rows + holdout_rows)
-    share = float(np.mean(to_train < to_holdout) + p * np.mean(to_train == to_holdout))
+    tie = to_train == to_holdout
+    weight = np.full(len(to_train), p) if tied_share is None else np.asarray(tied_share, float)
+    share = float(np.mean(to_train < to_holdout) + np.mean(np.where(tie, weight, 0.0)))
     return dcr_share_adjusted_from(share, train_rows, holdout_rows)
+
+
+def _identical_share(
+    query: np.ndarray, train_hash: np.ndarray, holdout_hash: np.ndarray, otherwise: float
+) -> np.ndarray:
+    """Per query row: of the real rows identical to it, the share in training (`otherwise` where
+    none is)."""
+    t = pd.Series(train_hash).value_counts().reindex(query, fill_value=0).to_numpy()
+    h = pd.Series(holdout_hash).value_counts().reindex(query, fill_value=0).to_numpy()
+    both = t + h
+    return np.where(both > 0, t / np.maximum(both, 1), otherwise)
 
 
 def dcr_share_adjusted_from(share: float, train_rows: int, holdout_rows: int) -> float:
@@ -122,6 +159,56 @@ def _share_of(adjusted: float, train_rows: int, holdout_rows: int) -> float:
         return 1.0
     odds = adjusted / (1.0 - adjusted) * (train_rows / holdout_rows)
     return odds / (1.0 + odds)
+
+
+def clustered_se(values: np.ndarray, clusters: np.ndarray) -> float:
+    """Standard error of the mean of `values` whose rows share noise within `clusters` (integer
+    codes): the cluster-robust (sandwich) estimate."""
+    deviations = np.asarray(values, dtype=float) - float(np.mean(values))
+    sums = np.bincount(clusters, weights=deviations)
+    return float(np.sqrt((sums**2).sum()) / max(len(deviations), 1))
+
+
+@dataclass(frozen=True)
+class _People:
+    """Subject codes of the real rows the distances were measured to (a panel split by
+    `split.by`): a synthetic row near one person's rows is near all of them, so rows judged by
+    their nearest person are clustered by that person, not independent."""
+
+    train_sample: np.ndarray
+    holdout_sample: np.ndarray
+    train: np.ndarray
+    holdout: np.ndarray
+
+    @classmethod
+    def of(
+        cls, samples: Samples, train: pd.DataFrame, holdout: pd.DataFrame, subject: str | None
+    ) -> _People | None:
+        if subject is None:
+            return None
+        codes = subject_codes(pd.concat([train[[subject]], holdout[[subject]]]), subject)
+        return cls(
+            subject_codes(samples.train, subject),
+            subject_codes(samples.holdout, subject),
+            codes[: len(train)],
+            codes[len(train) :],
+        )
+
+    def nearest(
+        self,
+        to_train: np.ndarray,
+        at_train: np.ndarray,
+        to_holdout: np.ndarray,
+        at_holdout: np.ndarray,
+        *,
+        sample: bool,
+    ) -> np.ndarray:
+        """Per synthetic row, a code for the person its nearest real row belongs to."""
+        train, holdout = (
+            (self.train_sample, self.holdout_sample) if sample else (self.train, self.holdout)
+        )
+        offset = train.max(initial=-1) + 1
+        return np.where(to_train <= to_holdout, train[at_train], holdout[at_holdout] + offset)
 
 
 def _se(p1: float, n1: int, p2: float | None = None, n2: int = 1) -> float:
@@ -320,9 +407,11 @@ def check(
     real_identifiers: pd.DataFrame | None = None,
     filtered: dict[str, Any] | None = None,
     anonymeter: Callable[[Samples], dict[str, Any]] | None = None,
+    subject: str | None = None,
 ) -> CheckResult:
     """Run every privacy measure; `real_identifiers` holds the real values of faked columns,
-    `filtered` the privacy filter's counts, `anonymeter` runs anonymeter on the samples."""
+    `filtered` the privacy filter's counts, `anonymeter` runs anonymeter on the samples, and
+    `subject` (the split's `by`) makes the real samples whole subjects."""
     if holdout is None or len(holdout) < 2 or len(train) < 2:
         # a plan conditioned on a combination that unseen rows never hold cannot be told apart
         # from copying: without holdout rows to compare with, nothing is published
@@ -340,14 +429,15 @@ def check(
         seconds[name] = round(now - clock, 3)
         clock = now
 
-    samples = Samples.draw(train, holdout, synthetic, thresholds.rows, seed)
+    samples = Samples.draw(train, holdout, synthetic, thresholds.rows, seed, subject)
     points = _Points.of(samples, train, contract)
     lap("encode")
     verdicts = _Verdicts(thresholds.significance)
     metrics: dict[str, Any] = {"rows": len(samples.train)}
     charts: dict[str, Any] = {}
+    people = _People.of(samples, train, holdout, subject)
     _copies_and_distances(
-        points, train, holdout, contract, thresholds, verdicts, metrics, charts, lap
+        points, train, holdout, contract, thresholds, verdicts, metrics, charts, lap, people
     )
     _membership_attack(points, synthetic, contract, thresholds, verdicts, metrics, charts, seed)
     lap("membership attack")
@@ -383,6 +473,7 @@ def _copies_and_distances(
     metrics: dict[str, Any],
     charts: dict[str, Any],
     lap: Callable[[str], None],
+    people: _People | None = None,
 ) -> None:
     p, n_s = points, len(points.synthetic_hash)
     copies = exact_share(p.synthetic_hash, p.train_hash)
@@ -403,15 +494,20 @@ def _copies_and_distances(
     metrics.update(exact_copies=round(copies, 4), exact_copies_holdout=round(copies_h, 4))
     lap("exact copies")
 
-    to_t, _ = nearest(p.synthetic, p.train, k=2, same=np.isin(p.synthetic_hash, p.train_hash))
-    to_h, _ = nearest(p.synthetic, p.holdout, same=np.isin(p.synthetic_hash, p.holdout_hash))
+    to_t, at_t = nearest(p.synthetic, p.train, k=2, same=np.isin(p.synthetic_hash, p.train_hash))
+    to_h, at_h = nearest(p.synthetic, p.holdout, same=np.isin(p.synthetic_hash, p.holdout_hash))
     dcr, limit = dcr_share(to_t[:, 0], to_h[:, 0]), thresholds.max_dcr_share
+    dcr_se = _se(dcr, n_s)
+    if people is not None:
+        hits = (to_t[:, 0] < to_h[:, 0]) + 0.5 * (to_t[:, 0] == to_h[:, 0])
+        clusters = people.nearest(to_t[:, 0], at_t[:, 0], to_h[:, 0], at_h[:, 0], sample=True)
+        dcr_se = max(dcr_se, clustered_se(hits, clusters))
     verdicts.judge(
         "DCR share: synthetic rows closer to training than to holdout (0.5 ideal)",
         dcr,
         0.5,
         limit,
-        _se(dcr, n_s),
+        dcr_se,
         f"DCR share {dcr:.3f}: synthetic rows sit closer to training rows than to unseen rows "
         f"(> {limit}; 0.5 is ideal)",
     )
@@ -420,16 +516,21 @@ def _copies_and_distances(
     # the nearest of all real rows is equally likely any of them, so the share closer to training
     # is len(train)/(len(train)+len(holdout)), and its odds, divided by those odds, put 0.5 at ideal.
     n_t, n_h = len(train), len(holdout)
-    full_t, _ = nearest(
+    full_t, near_t = nearest(
         p.synthetic, p.encoder.transform(train), same=np.isin(p.synthetic_hash, all_train_hash)
     )
-    full_h, _ = nearest(
-        p.synthetic,
-        p.encoder.transform(holdout),
-        same=np.isin(p.synthetic_hash, row_hashes(holdout, contract)),
+    all_holdout_hash = row_hashes(holdout, contract)
+    full_h, near_h = nearest(
+        p.synthetic, p.encoder.transform(holdout), same=np.isin(p.synthetic_hash, all_holdout_hash)
     )
-    dcr_all = dcr_share_adjusted(full_t[:, 0], full_h[:, 0], n_t, n_h)
+    tied = _identical_share(p.synthetic_hash, all_train_hash, all_holdout_hash, n_t / (n_t + n_h))
+    dcr_all = dcr_share_adjusted(full_t[:, 0], full_h[:, 0], n_t, n_h, tied)
     raw, step = _share_of(dcr_all, n_t, n_h), _se(0.5, n_s)
+    if people is not None:  # the people the nearest rows belong to share their noise
+        t, h = full_t[:, 0], full_h[:, 0]
+        hits = (t < h) + np.where(t == h, tied, 0.0)
+        clusters = people.nearest(t, near_t[:, 0], h, near_h[:, 0], sample=False)
+        step = max(step, clustered_se(hits, clusters))
     dcr_all_se = (
         dcr_share_adjusted_from(min(raw + step, 1.0), n_t, n_h)
         - dcr_share_adjusted_from(max(raw - step, 0.0), n_t, n_h)

@@ -35,6 +35,8 @@ def test_rare_combination_is_sampled_exactly_through_the_flow(tmp_path: Path, ca
         model={"engine": "autoregressive", "params": FAST},
         sample={"seed": 2, "conditions": [{"values": rare, "rows": 150}]},
         checks=CHECKS_OFF,
+        # quarantined (below), its rows kept so the test can read them
+        output={"path": str(tmp_path / "job" / "out"), "keep_quarantined_rows": True},
     )
     code, summary = _run_json(capsys, "run", str(spec))
     # no holdout row holds the combination, so privacy cannot be judged and nothing is published

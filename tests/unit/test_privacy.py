@@ -324,3 +324,61 @@ def test_many_one_hot_columns_encode_past_the_int8_range(tmp_path) -> None:
     points = Encoder.fit(typed, contract).transform(typed)
     assert points.dense.shape == (60, 40 * 6)
     assert np.allclose((points.dense > 0).sum(1), 40)  # one slot per column, each in its place
+
+
+def _checked(tmp_path, frame: pd.DataFrame, columns: dict, by: str | None):
+    frame.to_parquet(tmp_path / "d.parquet")
+    spec = load_spec(_spec_file(tmp_path, columns))
+    contract, typed = build_contract(read_source(spec.source), spec.dataset, label="d")
+    return contract, typed
+
+
+def _panel(rng: np.random.Generator, people: int, start: int) -> pd.DataFrame:
+    """People with fixed traits and eight yearly rows each: a wage panel in miniature."""
+    traits = {f"t{i}": rng.choice(list("abcdef"), people) for i in range(5)}
+    frame = pd.DataFrame({"person": np.arange(start, start + people), **traits})
+    frame = frame.loc[frame.index.repeat(8)].reset_index(drop=True)
+    frame["year"] = np.tile(np.arange(8), people).astype(float)
+    frame["wage"] = rng.normal(size=len(frame))
+    return frame
+
+
+def test_unseen_people_pass_the_privacy_check_of_a_panel_split_by_person(tmp_path) -> None:
+    """Split by person, an equal-sized row sample of training spreads over four times the people
+    of the holdout's: rows of people no model saw then sat nearer training (DCR share 0.6)."""
+    rng = np.random.default_rng(0)
+    real, fresh = _panel(rng, 500, 0), _panel(rng, 400, 10_000)
+    columns = {
+        "person": {"type": "id"},
+        **{f"t{i}": {"type": "categorical"} for i in range(5)},
+        "year": {"type": "numerical"},
+        "wage": {"type": "numerical"},
+    }
+    contract, typed = _checked(tmp_path, pd.concat([real, fresh]), columns, "person")
+    real_t, fresh_t = typed.iloc[: len(real)], typed.iloc[len(real) :].reset_index(drop=True)
+    train, holdout = split_holdout(real_t, share=0.2, seed=0, by="person")
+    judged = privacy.check(train, holdout, fresh_t, contract, NO_ANONYMETER, subject="person")
+    assert judged.passed, judged.reasons
+    assert abs(judged.metrics["dcr_share"] - 0.5) < 0.07
+    by_rows = privacy.check(train, holdout, fresh_t, contract, NO_ANONYMETER)
+    assert by_rows.metrics["dcr_share"] > judged.metrics["dcr_share"] + 0.03  # the old bias
+    copies = pd.concat([train.iloc[: len(train) // 2]] * 2, ignore_index=True)
+    assert not privacy.check(
+        train, holdout, copies, contract, NO_ANONYMETER, subject="person"
+    ).passed
+
+
+def test_size_adjusted_dcr_share_counts_identical_rows_by_where_they_are(tmp_path) -> None:
+    """On a table of few discrete values many rows tie at distance 0 with both sets; counted in
+    proportion to the set sizes, fresh rows from the same population scored above 0.55."""
+    rng = np.random.default_rng(1)
+    cells = {f"c{i}": list("abcd") for i in range(4)}  # 256 combinations, some common
+    p = rng.dirichlet(np.full(4, 0.5), size=4)
+    frame = pd.DataFrame(
+        {c: rng.choice(v, 12_000, p=p[i]) for i, (c, v) in enumerate(cells.items())}
+    )
+    contract, typed = _checked(tmp_path, frame, {c: {"type": "categorical"} for c in cells}, None)
+    train, holdout, fresh = typed.iloc[:8000], typed.iloc[8000:10_000], typed.iloc[10_000:]
+    judged = privacy.check(train, holdout, fresh.reset_index(drop=True), contract, NO_ANONYMETER)
+    assert abs(judged.metrics["dcr_share_all"] - 0.5) < 0.04, judged.metrics
+    assert not any("size-adjusted" in r for r in judged.reasons)
