@@ -74,9 +74,9 @@ def init_spec(
 def _with_subject(
     guesses: list[ColumnGuess], subject: str, label: str, frame: pd.DataFrame
 ) -> list[ColumnGuess]:
-    """The subject column left out of the model: a person's number, modelled, lets the engine
-    learn who is who (on a wage panel the synthetic rows then sat nearer the training people than
-    unseen ones: DCR share 0.62). An identifier the scan found stays one (faked)."""
+    """The subject column left out of the model: it names people, so it is an identifier (each
+    synthetic row gets a new one), and a person's number means nothing as a number. An identifier
+    the scan found stays one (faked)."""
     guess = next((g for g in guesses if g.name == subject and g.spec), None)
     if guess is None:
         what = "has no column" if subject not in frame.columns else "has no values in column"

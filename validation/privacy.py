@@ -35,7 +35,7 @@ from sklearn.metrics import roc_auc_score
 
 from schemas.contract import Contract
 from schemas.spec import ColumnType, PrivacyChecks, Role
-from synth.io.split import subject_codes
+from synth.io.split import subject_codes, subject_order
 from validation import pii_scan
 from validation.anonymeter_run import AnonymeterUnavailable
 from validation.distance import Encoder, Points, nearest, row_hashes
@@ -86,12 +86,8 @@ class Samples:
         def take(frame: pd.DataFrame, size: int, by: str | None = None) -> pd.DataFrame:
             if by is None:
                 picked = rng.choice(len(frame), size=min(size, len(frame)), replace=False)
-            else:  # whole shuffled subjects, rows shuffled within each, the first `size` rows
-                codes = subject_codes(frame, by)
-                order = rng.permutation(codes.max(initial=-1) + 1)
-                rank = np.empty_like(order)
-                rank[order] = np.arange(len(order))
-                picked = np.argsort(rank[codes] + rng.random(len(codes)), kind="stable")[:size]
+            else:  # whole shuffled subjects, the first `size` rows
+                picked = subject_order(subject_codes(frame, by), rng)[0][:size]
             return frame.iloc[np.sort(picked)].reset_index(drop=True)
 
         return cls(take(train, n, subject), take(holdout, n, subject), take(synthetic, rows))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["split_holdout", "subject_codes"]
+__all__ = ["split_holdout", "subject_codes", "subject_order"]
 
 
 def split_holdout(
@@ -29,13 +29,7 @@ def split_holdout(
     else:
         if by not in frame.columns:
             raise DataError(f"split.by: column {by!r} is not in the source")
-        codes = subject_codes(frame, by)
-        subjects = rng.permutation(codes.max(initial=-1) + 1)
-        rank = np.empty_like(subjects)
-        rank[subjects] = np.arange(len(subjects))
-        order = np.argsort(rank[codes], kind="stable")  # subject by subject, in shuffled order
-        sizes = np.bincount(codes)[subjects]
-        ends = np.cumsum(sizes)
+        order, ends = subject_order(subject_codes(frame, by), rng)
         # the whole subject that crosses the target joins the holdout if that lands nearer it
         at = int(np.searchsorted(ends, cut))
         if at < len(ends):
@@ -60,3 +54,13 @@ def subject_codes(frame: pd.DataFrame, by: str | None) -> np.ndarray | None:
     missing = codes < 0
     codes[missing] = codes.max(initial=-1) + 1 + np.arange(int(missing.sum()))
     return codes
+
+
+def subject_order(codes: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Rows subject by subject, the subjects (dense integer `codes`) and the rows within each in
+    shuffled order; and where each subject's rows end in that order (cumulative counts)."""
+    subjects = rng.permutation(codes.max(initial=-1) + 1)
+    rank = np.empty_like(subjects)
+    rank[subjects] = np.arange(len(subjects))
+    order = np.argsort(rank[codes] + rng.random(len(codes)), kind="stable")
+    return order, np.cumsum(np.bincount(codes)[subjects])

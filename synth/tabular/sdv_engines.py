@@ -185,6 +185,8 @@ class _SDVEngine:
 
         # A pickle runs code when loaded: unpickle the very bytes whose hash was checked (SDV's
         # load_synthesizer would open the path again, which may name another file by then).
+        # `manifest_sha256` is trusted only from an HMAC-checked store entry (ModelStore.get,
+        # the one caller), so these bytes are the ones this user's own run stored.
         files = read_model(directory, engine=cls.name, manifest_sha256=manifest_sha256)
         engine = cls(**files.info.get("params", {}))
         model = cloudpickle.loads(files[MODEL_FILE])

@@ -223,13 +223,10 @@ def _by_subject(subjects: np.ndarray, n_val: int, seed: int) -> tuple[np.ndarray
     """A row order that starts with whole shuffled subjects reaching `n_val` rows (and at least
     one subject, and at least one left for training); the rest are shuffled. Returns the order
     and how many rows lead it."""
-    rng = np.random.default_rng(seed)
+    from synth.io.split import subject_order
+
     codes = np.unique(subjects, return_inverse=True)[1].ravel()
-    picked = rng.permutation(codes.max() + 1)
-    rank = np.empty_like(picked)
-    rank[picked] = np.arange(len(picked))
-    order = np.argsort(rank[codes] + rng.random(len(codes)), kind="stable")
-    ends = np.cumsum(np.bincount(codes)[picked])
+    order, ends = subject_order(codes, np.random.default_rng(seed))
     taken = min(int(np.searchsorted(ends, n_val)), len(ends) - 2)
     held = int(ends[max(taken, 0)]) if len(ends) > 1 else n_val
     return order, held
