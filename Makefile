@@ -23,7 +23,7 @@ ARGN_VERSION ?= 2.7.3
 ARGN_VENV ?= .venv-argn
 ARGN_STAMP := $(ARGN_VENV)/.synth-argn-$(ARGN_VERSION)
 
-.PHONY: demo demo-images test lint format schema bench clean anonymeter argn
+.PHONY: demo demo-images test test-fast lint format schema bench clean anonymeter argn
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ lint: $(STAMP)
 
 test: lint anonymeter
 	$(BIN)/python -m pytest
+
+# everything but the tests marked slow (whole flows through Prefect's server): a few minutes
+test-fast: lint anonymeter
+	$(BIN)/python -m pytest -m "not slow"
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -32,10 +32,10 @@ def _peak_mib() -> float:
 
 def run_one(engine_name: str, rows: int, batch: int, workers: int) -> dict[str, Any]:
     """Run the demo job's steps once, as the flow composes them; return seconds per step."""
-    from flows.partitions import plan_work, run_partition
     from schemas import load_spec
     from synth.io import build_contract, read_source, source_fingerprint, split_holdout
     from synth.io.publish import RunFolders, StagedParts, publish
+    from synth.modalities.table.partitions import plan_work, run_partition
     from synth.sampling import Identifiers, plan_batches
     from synth.tabular import make_engine
     from validation import fold

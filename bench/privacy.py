@@ -79,10 +79,10 @@ def main() -> int:
         started = time.perf_counter()
         result = privacy.check(
             train,
-            reference,
             synthetic.reset_index(drop=True),
-            contract,
-            settings,
+            reference,
+            contract=contract,
+            thresholds=settings,
             anonymeter=runner,
         )
         total = time.perf_counter() - started

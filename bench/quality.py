@@ -54,13 +54,13 @@ def main() -> int:
             train, synthetic, holdout, contract, checks.expectations
         ),
         "quality (SDMetrics + dependence)": lambda: quality.check(
-            train, synthetic, None, contract, checks.quality
+            train, synthetic, None, contract=contract, thresholds=checks.quality
         ),
         "utility (TSTR vs TRTR)": lambda: utility.check(
-            train, synthetic, holdout, contract, checks.utility
+            train, synthetic, holdout, contract=contract, thresholds=checks.utility
         ),
         "detection (5-fold)": lambda: detection.check(
-            train, synthetic, None, contract, checks.detection
+            train, synthetic, None, contract=contract, thresholds=checks.detection
         ),
         "profile (report charts)": lambda: distributions(train, synthetic, contract, min_count=10),
     }

@@ -94,10 +94,14 @@ def run(name: str, engine_name: str, params: dict[str, Any], work: Path, seed: i
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        q = quality.check(train, synthetic, None, contract, checks.quality)
-        u = utility.check(train, synthetic, holdout, contract, checks.utility, seed=7)
-        d = detection.check(train, synthetic, None, contract, checks.detection, seed=7)
-        p = privacy.check(train, holdout, synthetic, contract, private, seed=7)
+        q = quality.check(train, synthetic, None, contract=contract, thresholds=checks.quality)
+        u = utility.check(
+            train, synthetic, holdout, contract=contract, thresholds=checks.utility, seed=7
+        )
+        d = detection.check(
+            train, synthetic, None, contract=contract, thresholds=checks.detection, seed=7
+        )
+        p = privacy.check(train, synthetic, holdout, contract=contract, thresholds=private, seed=7)
     info = engine.info() if engine is not None else {}
     return {
         "table": name,

@@ -136,9 +136,9 @@ def score(path: Path, rows: int) -> dict[str, Any]:
     private = checks.privacy.model_copy(update={"anonymeter": anonymeter_off})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        q = quality.check(train, synthetic, None, contract, checks.quality)
-        u = utility.check(train, synthetic, holdout, contract, checks.utility)
-        p = privacy.check(train, holdout, synthetic, contract, private, seed=0)
+        q = quality.check(train, synthetic, None, contract=contract, thresholds=checks.quality)
+        u = utility.check(train, synthetic, holdout, contract=contract, thresholds=checks.utility)
+        p = privacy.check(train, synthetic, holdout, contract=contract, thresholds=private, seed=0)
     return {
         "quality": q.metrics["score"],
         "column_shapes": q.metrics["column_shapes"],

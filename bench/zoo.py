@@ -31,10 +31,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # so `python bench/zoo.py` finds the registry from anywhere
 from bench.zoo_tables import FAST, ZOO, ZooTable, by_name  # noqa: E402
-from flows.deployments import server_healthy  # noqa: E402
 
 SYNTH = Path(sys.executable).parent / "synth"
 OURS, COPULA = "autoregressive", "gaussian_copula"
+
+
+def _healthy(url: str) -> bool:
+    """Whether the Prefect server at `url` answers (Prefect's own client; bench imports no flow)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+        return client.api_healthcheck() is None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +149,7 @@ def prefect_server(env: dict[str, str], *, embedded: bool) -> Iterator[dict[str,
         )
         try:
             deadline = time.monotonic() + 300
-            while not server_healthy(url):
+            while not _healthy(url):
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"prefect server did not start; see {home / 'server.log'}")
                 time.sleep(1.0)

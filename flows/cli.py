@@ -70,43 +70,32 @@ def _print_json(payload: dict[str, Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import synth
     from schemas.errors import SpecError
-    from schemas.load import flag_overrides, load_spec
+    from synth.modalities import modality_for
 
-    parameters = {
-        "source": str(Path(args.source).resolve()) if args.source else None,
-        "out": str(Path(args.out).resolve()) if args.out else None,
-        "engine": args.engine,
-        "rows": args.rows,
-        "seed": args.seed,
-    }
+    overrides = {"source": args.source, "out": args.out, "engine": args.engine}
+    overrides |= {"rows": args.rows, "seed": args.seed}
     # Fail fast on a bad spec, before Prefect is imported or any server starts.
-    spec = load_spec(args.spec, overrides=flag_overrides(**parameters))
-    if getattr(args, "dask_address", None):
-        if getattr(spec, "kind", None) == "images":
-            raise SpecError(
-                f"--dask-address: {args.spec} is an image job; image jobs run in one process"
-            )
-        parameters["dask_address"] = args.dask_address
-        spec = load_spec(args.spec, overrides=flag_overrides(**parameters))
-    if getattr(spec, "kind", None) == "images":
-        from flows.images import synthesize_images as run
-    else:
-        from flows.preflight import preflight
-
-        preflight(spec)  # a bad file or a missing tool: one line now, not after a server start
-        from flows.synthesize import synthesize as run
-
-    if getattr(args, "retrain", False) and getattr(spec, "kind", None) != "images":
-        parameters["retrain"] = True  # image models are not stored: every image run trains
-    summary = run(spec_path=str(Path(args.spec).resolve()), **parameters)
+    spec = synth.load_spec(args.spec)
+    modality = modality_for(spec)
+    dask_address = getattr(args, "dask_address", None)
+    if dask_address and "scale" not in type(spec).model_fields:
+        raise SpecError(
+            f"--dask-address: {args.spec} is a job of kind {modality.kind}, which runs in one process"
+        )
+    run = synth.run(
+        args.spec, retrain=getattr(args, "retrain", False), dask_address=dask_address, **overrides
+    )
     if args.json:
-        _print_json(summary)
+        _print_json(run.summary())
+    elif run.passed:
+        print(f"published {run.rows} {modality.unit}: {run.data}")
+        print(f"report: {run.report}")
     else:
-        unit = "images" if getattr(spec, "kind", None) == "images" else "rows"
-        print(f"published {summary['rows']} {unit}: {summary['data']}")
-        print(f"report: {summary['report']}")
-    return EXIT_PUBLISHED
+        reasons = "; ".join(run.reasons)
+        _fail(args, f"gate failed, run quarantined at {run.output}: {reasons}", run.exit_code)
+    return run.exit_code
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -121,9 +110,11 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     """For each spec: skip it when its last published run came from the same spec and source,
     else run it. Prints job, reason, verdict, output; exits 1 when any gate failed. Every spec is
     checked before anything runs, so a bad one stops the batch with exit 2 and nothing written."""
-    from schemas.errors import GateFailed, SpecError
+    import synth
+    from schemas.errors import SpecError
     from schemas.load import flag_overrides, load_spec
     from synth.io.lineage import why_regenerate
+    from synth.modalities import modality_for
 
     paths = [Path(p) for p in args.specs] or sorted(Path("jobs").glob("*.yaml"))
     if not paths:
@@ -132,11 +123,9 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     specs = [(path, load_spec(path, overrides=flag_overrides(out=out))) for path in paths]
     reasons = [why_regenerate(spec) for _, spec in specs]
     if not args.dry_run:
-        from flows.preflight import preflight
-
         for (_, spec), reason in zip(specs, reasons, strict=True):
-            if reason is not None and getattr(spec, "kind", None) != "images":
-                preflight(spec)  # every job that will run is checked before any runs
+            if reason is not None:
+                modality_for(spec).preflight(spec)  # every job that will run is checked first
     rows, failed = [], False
     for (path, spec), reason in zip(specs, reasons, strict=True):
         row = {"job": spec.name, "spec": str(path), "reason": reason or "unchanged"}
@@ -146,15 +135,9 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
         elif args.dry_run:
             rows.append({**row, "verdict": "would run", "output": "-"})
         else:
-            if getattr(spec, "kind", None) == "images":
-                from flows.images import synthesize_images as run
-            else:
-                from flows.synthesize import synthesize as run
-            try:
-                summary = run(spec_path=str(path.resolve()), out=out)
-            except GateFailed as exc:
-                summary, failed = exc.summary, True
-            rows.append({**row, "verdict": summary["status"], "output": summary["output"]})
+            run = synth.run(path, out=out, preflight=False)
+            failed = failed or not run.passed
+            rows.append({**row, "verdict": run.status, "output": str(run.output)})
     if args.json:
         for row in rows:
             _print_json(row)
@@ -165,8 +148,8 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     """Draft a job spec from a table; `synth run` accepts it as written."""
-    from flows.init import init_spec
     from synth.io.draft import describe
+    from synth.modalities.table.init_spec import init_spec
 
     flags = (
         "out",
@@ -261,18 +244,13 @@ def _print_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from schemas.errors import DataError
-    from validation.report import render
+    from synth.modalities import modality_for
 
     run_dir = Path(args.run_dir)
     source = run_dir / "metrics.json"
     try:
         metrics = json.loads(source.read_text(encoding="utf-8"))
-        if metrics.get("run", {}).get("kind") == "images":
-            from validation.image_report import render as render_images
-
-            html = render_images(metrics)
-        else:
-            html = render(metrics)
+        html = modality_for(metrics.get("run", {}).get("kind") or "table").render(metrics)
     except FileNotFoundError:
         raise DataError(f"{source}: no such file (is {run_dir} a synth run folder?)") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -291,13 +269,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_validate_spec(args: argparse.Namespace) -> int:
     from schemas import load_spec
+    from synth.modalities import modality_for
 
     for path in args.specs:
         spec = load_spec(path)
-        if getattr(spec, "kind", None) == "images":
-            what = f"{spec.images.size}x{spec.images.size} images"
-        else:
-            what = f"{len(spec.dataset.columns)} columns"
+        what = modality_for(spec).describe(spec)
         print(f"{path}: ok (job {spec.name}, engine {spec.model.engine}, {what})")
     return EXIT_PUBLISHED
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["build_parser"]
 
@@ -12,22 +13,29 @@ def build_parser(
     commands: Mapping[str, Callable[[argparse.Namespace], int]],
 ) -> argparse.ArgumentParser:
     """The `synth` command line; `commands` maps each command name to the function that runs it."""
-    from schemas.spec import ENGINES
-
     parser = argparse.ArgumentParser(
         prog="synth", description="Gated synthetic data: spec -> Prefect flow -> Parquet."
     )
     sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    for add in (_run, _init, _operations, _serving):
+        add(sub, commands)
+    return parser
 
+
+Commands = Mapping[str, Callable[[argparse.Namespace], int]]
+
+
+def _run(sub: Any, commands: Commands) -> None:
+    from schemas.engines import IMAGE_ENGINES, TABLE_ENGINES
+
+    engines = ", ".join((*TABLE_ENGINES, *IMAGE_ENGINES))
     run = sub.add_parser("run", help="run one job spec through the synthesize flow")
     run.add_argument("spec", help="job spec (YAML)")
     run.add_argument(
         "--source", help="read this file or dataset folder instead of the spec's source path"
     )
     run.add_argument("--out", help="output root (default: the spec's output.path)")
-    run.add_argument(
-        "--engine", help=f"engine to fit, one of {', '.join(ENGINES)} (drops model.params)"
-    )
+    run.add_argument("--engine", help=f"engine to fit, one of {engines} (drops model.params)")
     run.add_argument(
         "--retrain",
         action="store_true",
@@ -43,6 +51,8 @@ def build_parser(
     _common(run)
     run.set_defaults(command=commands["run"])
 
+
+def _init(sub: Any, commands: Commands) -> None:
     init = sub.add_parser(
         "init", help="draft a job spec from a table (a CSV or Parquet file, or a SQL query)"
     )
@@ -78,6 +88,8 @@ def build_parser(
     init.add_argument("--force", action="store_true", help="overwrite an existing SPEC")
     init.set_defaults(command=commands["init"])
 
+
+def _operations(sub: Any, commands: Commands) -> None:
     demo = sub.add_parser("demo", help="run examples/adult.yaml on the bundled Adult census sample")
     demo.add_argument("--out", help="output root (default: ./out)")
     demo.add_argument("--seed", type=int, help="sampling and fitting seed (default: the spec's)")
@@ -99,6 +111,8 @@ def build_parser(
     regen.add_argument("--json", action="store_true", help="print one JSON object per job")
     regen.set_defaults(command=commands["regenerate"])
 
+
+def _serving(sub: Any, commands: Commands) -> None:
     deploy = sub.add_parser("deploy", help="register each spec as a Prefect deployment")
     deploy.add_argument("specs", nargs="+", metavar="SPEC")
     deploy.set_defaults(command=commands["deploy"])
@@ -125,7 +139,6 @@ def build_parser(
     schema = sub.add_parser("schema", help="print (or write) the job spec's JSON Schema")
     schema.add_argument("--out", help="write to this file instead of printing")
     schema.set_defaults(command=commands["schema"])
-    return parser
 
 
 def _common(command: argparse.ArgumentParser) -> None:

@@ -1,7 +1,7 @@
 """Specs as Prefect deployments: `synth deploy` registers them, `synth serve` runs their schedules,
 `synth request` asks a served deployment for a run and follows it.
 
-A deployment is named after its job and its flow (`synthesize/<job>` or `synthesize-images/<job>`).
+A deployment is named after its flow and its job (`synthesize/<job>`, for every kind of job).
 Its flow takes only two parameters, a bounded `rows` and `seed`; which spec it runs is fixed on the
 worker (`synth serve` names its specs in the runner's environment, keyed by deployment), so a Prefect
 API client can ask for more or fewer rows or another seed, never another spec, source, output,
@@ -34,7 +34,7 @@ __all__ = [
     "request_parameters",
     "require_server",
     "serve_environment",
-    "served_flow",
+    "serve_job",
     "server_healthy",
 ]
 
@@ -67,20 +67,9 @@ def require_server(command: str) -> None:
         )
 
 
-def _flow_of(spec: Any) -> Any:
-    if getattr(spec, "kind", None) == "images":
-        from flows.images import synthesize_images
-
-        return synthesize_images
-    from flows.synthesize import synthesize
-
-    return synthesize
-
-
 def deployment_name(spec_path: str | Path) -> str:
     """`<flow>/<job>`, as `run_deployment` wants it."""
-    spec = load_spec(spec_path)
-    return f"{_flow_of(spec).name}/{spec.name}"
+    return f"{serve_job.name}/{load_spec(spec_path).name}"
 
 
 def request_parameters(*, rows: int | None, seed: int | None) -> dict[str, int]:
@@ -101,26 +90,16 @@ def request_parameters(*, rows: int | None, seed: int | None) -> dict[str, int]:
 
 
 @flow(name="synthesize", persist_result=False, validate_parameters=True)
-def serve_table_job(
+def serve_job(
     rows: RequestedRows | None = None, seed: RequestedSeed | None = None
 ) -> dict[str, Any]:
-    """Run the served table job this deployment names: the spec's source, output, engine and
-    scale, with the requested rows and seed."""
+    """Run the served job this deployment names: the spec's source, output, engine and scale,
+    with the requested rows and seed."""
     from flows.synthesize import synthesize
 
     # `.fn` runs the job's steps in this flow run (no subflow), so its summary artifact is this
     # run's, where `synth request` looks for it.
-    return synthesize.fn(spec_path=_served_spec("synthesize"), rows=rows, seed=seed)
-
-
-@flow(name="synthesize-images", persist_result=False, validate_parameters=True)
-def serve_image_job(
-    rows: RequestedRows | None = None, seed: RequestedSeed | None = None
-) -> dict[str, Any]:
-    """Run the served image job this deployment names, with the requested rows and seed."""
-    from flows.images import synthesize_images
-
-    return synthesize_images.fn(spec_path=_served_spec("synthesize-images"), rows=rows, seed=seed)
+    return synthesize.fn(spec_path=_served_spec(serve_job.name), rows=rows, seed=seed)
 
 
 def _served_spec(flow_name: str) -> str:
@@ -135,12 +114,6 @@ def _served_spec(flow_name: str) -> str:
             "runs of synth deployments are started by `synth serve SPEC...`"
         )
     return path
-
-
-def served_flow(spec_path: str | Path) -> Any:
-    """The flow a deployment of this spec runs (its only parameters: `rows` and `seed`)."""
-    is_images = getattr(load_spec(spec_path), "kind", None) == "images"
-    return serve_image_job if is_images else serve_table_job
 
 
 def serve_environment(spec_paths: list[str | Path]) -> dict[str, str]:
@@ -169,10 +142,10 @@ def deployments(spec_paths: list[str | Path]) -> list[Any]:
         elif spec.schedule is not None:
             seconds = timedelta(seconds=spec.schedule.interval_seconds)
             schedules = [Interval(seconds, timezone=spec.schedule.timezone)]
-        deployment = served_flow(resolved).to_deployment(
+        deployment = serve_job.to_deployment(
             name=spec.name,
             schedules=schedules,
-            tags=["synth", getattr(spec, "kind", "tables")],
+            tags=["synth", spec.kind],
             description=f"synth job {spec.name} from {resolved}",
             enforce_parameter_schema=True,  # the server checks the bounds too
             entrypoint_type=EntrypointType.MODULE_PATH,  # the installed package, wherever it is

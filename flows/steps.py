@@ -1,6 +1,7 @@
 """How a plain function becomes a Prefect task here: `@step` adds retries for transient I/O,
-keeps rows out of Prefect's result store, and never lets a foreign error message (which may quote
-data) reach Prefect's logs or database."""
+keeps rows out of Prefect's result store, forwards synth's own log lines (aggregates) to the run's
+logger, and never lets a foreign error message (which may quote data) reach Prefect's logs or
+database."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 from schemas.errors import InternalError, SynthError
 
-__all__ = ["step", "synth_logs_to"]
+__all__ = ["sanitized", "step", "synth_logs_to"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,14 +29,8 @@ def step(name: str, *, retries: int = 0) -> Callable[[F], Any]:
     def decorate(fn: F) -> Any:
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            try:
+            with sanitized(name), synth_logs_to(get_run_logger()):
                 return fn(*args, **kwargs)
-            except SynthError:
-                raise
-            except Exception as exc:
-                if os.environ.get("SYNTH_DEBUG"):
-                    raise
-                raise _sanitized(name, exc) from None
 
         return task(
             name=name,
@@ -50,12 +45,29 @@ def step(name: str, *, retries: int = 0) -> Callable[[F], Any]:
 
 
 @contextlib.contextmanager
+def sanitized(step_name: str) -> Iterator[None]:
+    """SynthErrors pass (one value-free line); any other error becomes an InternalError naming
+    the step and the error's type, never its message, which may quote data."""
+    try:
+        yield
+    except SynthError:
+        raise
+    except Exception as exc:
+        if os.environ.get("SYNTH_DEBUG"):
+            raise
+        raise _sanitized(step_name, exc) from None
+
+
+@contextlib.contextmanager
 def synth_logs_to(run_logger: Any) -> Iterator[None]:
     """For the duration of the block, INFO lines of synth's own loggers (a fit's epochs: losses
     and seconds, aggregates only) go to the run's logger, so a long step shows its progress."""
     source = logging.getLogger("synth")
     handler = _Forward(run_logger)
+    outer = [h for h in source.handlers if isinstance(h, _Forward)]  # a task inside a step
     level, propagate = source.level, source.propagate
+    for h in outer:
+        source.removeHandler(h)
     source.addHandler(handler)
     source.setLevel(logging.INFO)
     source.propagate = False  # the run logger prints them already
@@ -63,6 +75,8 @@ def synth_logs_to(run_logger: Any) -> Iterator[None]:
         yield
     finally:
         source.removeHandler(handler)
+        for h in outer:
+            source.addHandler(h)
         source.setLevel(level)
         source.propagate = propagate
 

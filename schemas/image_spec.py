@@ -1,28 +1,36 @@
 """The image job spec: a labelled image set in, synthetic images per class out, through the same gate.
 
-An image spec says `kind: images`; everything else about it (name, split, report, output) reads like a
-table spec. `schemas.load.load_spec` picks the model by that field.
+An image spec says `kind: images`; its name, split, output and schedule read like a table spec's
+(schemas/base.py). It has no `report` section, no `split.by` and no table output settings
+(`rows_per_file`, `partition_by`): the image pipeline reads none of them, so a spec that sets one
+is refused rather than silently ignored. `schemas.load.load_spec` picks the model by `kind`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveInt
 
-from schemas.spec import (
-    OutputSpec,
-    PrivacyFilter,
-    ReportSpec,
-    ScheduleSpec,
-    SplitSpec,
-    _Strict,
-)
+from schemas.base import OutputBase, SpecBase, SplitBase, _Strict
+from schemas.engines import DEFAULT_IMAGE_ENGINE, ImageEngine
+from schemas.sample import PrivacyFilter
 
-__all__ = ["ImageJobSpec"]
+__all__ = [
+    "BuiltinImages",
+    "ImageBiasChecks",
+    "ImageChecks",
+    "ImageFolderSource",
+    "ImageJobSpec",
+    "ImageModel",
+    "ImageParquetSource",
+    "ImagePrivacyChecks",
+    "ImageQualityChecks",
+    "ImageSample",
+    "ImageSettings",
+    "ImageSource",
+]
 
 
 class ImageFolderSource(_Strict):
@@ -69,7 +77,7 @@ class ImageSettings(_Strict):
 
 
 class ImageModel(_Strict):
-    engine: Literal["cgan", "cvae"] = "cgan"
+    engine: ImageEngine = DEFAULT_IMAGE_ENGINE
     epochs: PositiveInt = 30
     batch_size: PositiveInt = 128
     lr: float | None = Field(
@@ -113,6 +121,24 @@ class ImageQualityChecks(_Strict):
     min_group_images: PositiveInt = Field(
         default=30, description="Sensitive groups with fewer holdout images are not measured."
     )
+    min_precision: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="PRDC precision floor; report-only unless set."
+    )
+    min_recall: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="PRDC recall floor; report-only unless set."
+    )
+    max_kid: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="Kernel inception distance ceiling; report-only unless set.",
+    )
+    k: PositiveInt = Field(
+        default=5,
+        description="PRDC neighbours; honest equal-sized samples cover about 1 - 2**-k (0.97 at 5).",
+    )
+    max_images: PositiveInt = Field(
+        default=5000, description="Images a side the measures use, a seeded sample beyond that."
+    )
 
 
 class ImagePrivacyChecks(_Strict):
@@ -130,6 +156,22 @@ class ImagePrivacyChecks(_Strict):
         ge=0,
         description="Synthetic images within one grey level (mean gap) of a training image, when "
         "more common than among holdout images; null turns the rule off.",
+    )
+    max_duplicate_excess: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of synthetic images identical to a training image, and share within "
+        "one grey level of one, each minus the holdout's own share.",
+    )
+    max_exact_duplicates: int | None = Field(
+        default=None,
+        ge=0,
+        description="An absolute count of exact copies of training images that fails whatever the "
+        "noise; null turns the rule off.",
+    )
+    max_images: PositiveInt = Field(
+        default=10_000, description="Synthetic images compared, a seeded sample beyond that."
     )
     significance: float = Field(default=0.01, gt=0.0, lt=0.5)
 
@@ -167,28 +209,38 @@ class ImageChecks(_Strict):
     )
 
 
-class ImageJobSpec(_Strict):
+class ImageJobSpec(SpecBase):
     """A synthesis job for a labelled image set."""
 
-    config_version: Literal[1] = 1
-    kind: Literal["images"]
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    kind: Literal["images"] = Field(description="What the job synthesises.")
     source: ImageSource
     images: ImageSettings = ImageSettings()
-    split: SplitSpec = SplitSpec()
+    split: SplitBase = SplitBase()
     model: ImageModel = ImageModel()
     sample: ImageSample = ImageSample()
     checks: ImageChecks = ImageChecks()
-    report: ReportSpec = ReportSpec()
-    output: OutputSpec = OutputSpec()
-    schedule: ScheduleSpec | None = Field(
-        default=None, description="For `synth serve` / `synth deploy`; a run by hand ignores it."
-    )
+    output: OutputBase = OutputBase()
 
-    def fingerprint(self) -> str:
-        """A stable hash of the spec's meaning, output location aside (as for table specs)."""
-        meaning = self.model_dump(mode="json")
-        meaning["output"].pop("path", None)
-        meaning["output"].pop("keep_quarantined_rows", None)  # what is kept of a failed run
-        canonical = json.dumps(meaning, sort_keys=True)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+    def _meaning(self) -> dict[str, Any]:
+        """What the first image spec hashed, so runs published before keep their `spec_hash` and
+        `synth regenerate` does not redo them: it carried the table's split, report and output
+        sections at their defaults (a spec that set them is refused now), and its checks lacked
+        the settings added since, which at their defaults mean what it meant."""
+        meaning = super()._meaning()
+        for section, added in _ADDED_CHECK_SETTINGS.items():
+            settings = getattr(self.checks, section)
+            for name in added:
+                if getattr(settings, name) == type(settings).model_fields[name].default:
+                    del meaning["checks"][section][name]
+        meaning["schedule"] = None  # hashed then; ignored now, as a table spec's always was
+        meaning["split"]["by"] = None
+        meaning["output"].update(rows_per_file=1_000_000, partition_by=[])
+        meaning["report"] = {"min_count": 10}
+        return meaning
+
+
+# check settings an image spec gained after its first release; see ImageJobSpec._meaning
+_ADDED_CHECK_SETTINGS = {
+    "quality": ("min_precision", "min_recall", "max_kid", "k", "max_images"),
+    "privacy": ("max_duplicate_excess", "max_exact_duplicates", "max_images"),
+}

@@ -8,6 +8,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from schemas.base import SPEC_KINDS
+from schemas.engines import (
+    DEFAULT_IMAGE_ENGINE,
+    DEFAULT_TABLE_ENGINE,
+    IMAGE_ENGINES,
+    TABLE_ENGINES,
+)
 from schemas.errors import SpecError
 from schemas.image_spec import ImageJobSpec
 from schemas.spec import JobSpec
@@ -38,11 +45,13 @@ def load_spec(
         raise SpecError(f"{path}: not valid YAML{where}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a spec must be a YAML mapping")
+    images = raw.get("kind") == "images"
     model = raw.get("model")
-    engine = model.get("engine", "gaussian_copula") if isinstance(model, dict) else None
+    default = DEFAULT_IMAGE_ENGINE if images else DEFAULT_TABLE_ENGINE
+    engine = model.get("engine", default) if isinstance(model, dict) else None
     for dotted, value in (overrides or {}).items():
         if value is not None:
-            if raw.get("kind") == "images" and dotted == "sample.rows":
+            if images and dotted == "sample.rows":
                 dotted = "sample.per_class"  # an image job counts images per class
             _set_dotted(raw, dotted, value)
     if (overrides or {}).get("model.engine") not in (None, engine):
@@ -68,12 +77,17 @@ def flag_overrides(**flags: Any) -> dict[str, Any]:
 
 def spec_from_dict(raw: dict[str, Any], *, label: str, base_dir: Path) -> JobSpec | ImageJobSpec:
     """Validate a spec mapping; `label` names it in errors, `base_dir` anchors relative paths.
-    A spec with `kind: images` is an image job; any other is a table job."""
-    model = ImageJobSpec if raw.get("kind") == "images" else JobSpec
+    A spec with `kind: images` is an image job; one with `kind: table`, or without `kind`, a table
+    job."""
+    kind = raw.get("kind", "table")
+    if kind not in SPEC_KINDS:
+        raise SpecError(f"{label}: kind: unknown kind; choose one of {', '.join(SPEC_KINDS)}")
+    model = ImageJobSpec if kind == "images" else JobSpec
+    engines = IMAGE_ENGINES if kind == "images" else TABLE_ENGINES
     try:
         spec = model.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(f"{label}: {_one_line(exc)}") from None
+        raise SpecError(f"{label}: {_one_line(exc, engines)}") from None
     return _anchor_paths(spec, base_dir)
 
 
@@ -88,7 +102,7 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-def _one_line(exc: ValidationError) -> str:
+def _one_line(exc: ValidationError, engines: tuple[str, ...]) -> str:
     errors = exc.errors(include_url=False, include_input=False)
     first = errors[0]
     where = ".".join(str(part) for part in first["loc"])
@@ -96,9 +110,7 @@ def _one_line(exc: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         message = "unknown field"
     elif first["type"] == "literal_error" and where.endswith("engine"):
-        from schemas.spec import ENGINES
-
-        message = f"unknown engine; choose one of {', '.join(ENGINES)}"
+        message = f"unknown engine; choose one of {', '.join(engines)}"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{where}: {message}{more}" if where else f"{message}{more}"
 

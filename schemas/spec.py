@@ -1,253 +1,100 @@
-"""The job spec: the only way configuration enters synth. YAML in, validated pydantic models out."""
+"""The table job spec: the only way configuration enters a table job. YAML in, validated pydantic
+models out.
+
+`JobSpec` ties the table's parts together: its source (schemas/sources.py), schema
+(schemas/dataset.py), model, sample plan (schemas/sample.py), checks (schemas/checks.py), output
+and scale. Every name other modules import from here stays importable from here.
+"""
 
 from __future__ import annotations
 
-import codecs
-import hashlib
-import json
-from datetime import date, datetime
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
-ENGINES = (
-    "gaussian_copula",
-    "ctgan",
-    "tvae",
-    "copulagan",
-    "independent",
-    "bootstrap",
-    "autoregressive",
+from schemas.base import OutputBase, ScheduleSpec, SpecBase, SplitBase, _Strict
+from schemas.checks import (
+    AnonymeterChecks,
+    BiasChecks,
+    ChecksSpec,
+    DetectionChecks,
+    ExpectationChecks,
+    PiiScan,
+    PrivacyChecks,
+    QualityChecks,
+    ReportSpec,
+    UtilityChecks,
 )
-EngineName = Literal[
-    "gaussian_copula", "ctgan", "tvae", "copulagan", "independent", "bootstrap", "autoregressive"
+from schemas.dataset import (
+    ColumnConstraints,
+    ColumnSpec,
+    ColumnType,
+    DatasetSchema,
+    FixedCombinations,
+    Inequality,
+    PiiKind,
+    Role,
+    Scalar,
+    TableConstraint,
+    _meets,
+)
+from schemas.engines import DEFAULT_TABLE_ENGINE, TABLE_ENGINES, TableEngine
+from schemas.sample import Condition, Parity, PrivacyFilter, Rebalance, SampleSpec
+from schemas.sources import CsvSource, ParquetSource, SourceSpec, SqlSource
+
+__all__ = [
+    "ENGINES",
+    "MAX_PARTITION_FOLDERS",
+    "SECURE_DASK_SCHEMES",
+    "AnonymeterChecks",
+    "BiasChecks",
+    "ChecksSpec",
+    "ColumnConstraints",
+    "ColumnSpec",
+    "ColumnType",
+    "Condition",
+    "CsvSource",
+    "DatasetSchema",
+    "DetectionChecks",
+    "DifferentialPrivacy",
+    "EngineName",
+    "ExpectationChecks",
+    "FixedCombinations",
+    "Inequality",
+    "JobSpec",
+    "ModelSpec",
+    "OutputSpec",
+    "Parity",
+    "ParquetSource",
+    "PiiKind",
+    "PiiScan",
+    "PrivacyChecks",
+    "PrivacyFilter",
+    "QualityChecks",
+    "Rebalance",
+    "ReportSpec",
+    "Role",
+    "SampleSpec",
+    "Scalar",
+    "ScaleSpec",
+    "ScheduleSpec",
+    "SourceSpec",
+    "SplitSpec",
+    "SqlSource",
+    "TableConstraint",
+    "UtilityChecks",
+    "ValueProtection",
+    "partition_column_problem",
 ]
-Scalar = str | int | float | bool
+
+# the names this module always exported; schemas/engines.py is where they are defined
+ENGINES = TABLE_ENGINES
+EngineName = TableEngine
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class SplitSpec(SplitBase):
+    """A table's split; `by` keeps each subject's rows on one side."""
 
-
-class ColumnType(StrEnum):
-    numerical = "numerical"
-    categorical = "categorical"
-    boolean = "boolean"
-    datetime = "datetime"
-    id = "id"
-    text = "text"
-
-
-class Role(StrEnum):
-    pii = "pii"
-    quasi_identifier = "quasi_identifier"
-    sensitive = "sensitive"
-    target = "target"
-    key = "key"
-
-
-class PiiKind(StrEnum):
-    name = "name"
-    first_name = "first_name"
-    last_name = "last_name"
-    email = "email"
-    phone = "phone"
-    ssn = "ssn"
-    address = "address"
-    city = "city"
-    postcode = "postcode"
-    iban = "iban"
-    credit_card = "credit_card"
-    ip = "ip"
-    username = "username"
-    text = "text"
-
-
-class ColumnConstraints(_Strict):
-    """Per-column constraints the real data must meet and the synthetic data is checked against."""
-
-    min: float | None = None
-    max: float | None = None
-    values: list[Scalar] | None = Field(default=None, description="Allowed values (categorical).")
-    unique: bool = False
-    nullable: bool = True
-
-
-def _meets(constraints: ColumnConstraints, value: Scalar) -> bool:
-    if constraints.values is not None and str(value) not in {str(v) for v in constraints.values}:
-        return False
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if constraints.min is not None and value < constraints.min:
-            return False
-        if constraints.max is not None and value > constraints.max:
-            return False
-    return True
-
-
-class ColumnSpec(_Strict):
-    type: ColumnType
-    role: Role | list[Role] | None = None
-    pii_kind: PiiKind | None = Field(
-        default=None, description="What fakes replace a pii column; detected when omitted."
-    )
-    datetime_format: str | None = Field(default=None, description="strftime format to parse.")
-    constraints: ColumnConstraints = ColumnConstraints()
-    bands: list[float | str] | None = Field(
-        default=None,
-        min_length=1,
-        description="Increasing edges that cut a numerical or datetime column into bands "
-        "('< e1', '[e1, e2)', ..., '>= en'): its groups in the bias check, rebalance and parity. "
-        "Default: a few bands near its quantiles, each with at least bias.min_count rows.",
-    )
-
-    @property
-    def roles(self) -> frozenset[Role]:
-        if self.role is None:
-            return frozenset()
-        return frozenset([self.role] if isinstance(self.role, Role) else self.role)
-
-    @model_validator(mode="after")
-    def _pii_kind_needs_pii_role(self) -> ColumnSpec:
-        if self.pii_kind is not None and Role.pii not in self.roles:
-            raise ValueError("pii_kind is only allowed on a column with role pii")
-        return self
-
-    @field_validator("bands", mode="before")
-    @classmethod
-    def _dates_as_text(cls, bands: Any) -> Any:
-        # YAML reads 2020-01-01 as a date; keep it as ISO text, which a datetime column parses
-        if isinstance(bands, list):
-            return [b.isoformat() if isinstance(b, date) else b for b in bands]
-        return bands
-
-    @model_validator(mode="after")
-    def _bands_are_increasing_edges(self) -> ColumnSpec:
-        if self.bands is None:
-            return self
-        if self.type is ColumnType.numerical:
-            if any(isinstance(b, str) for b in self.bands):
-                raise ValueError("bands: edges of a numerical column are numbers")
-            edges: list[Any] = list(self.bands)
-        elif self.type is ColumnType.datetime:
-            try:
-                edges = [datetime.fromisoformat(str(b)) for b in self.bands]
-            except ValueError:
-                raise ValueError("bands: edges of a datetime column are ISO dates") from None
-        else:
-            raise ValueError("bands are only allowed on a numerical or datetime column")
-        if any(edges[k + 1] <= edges[k] for k in range(len(edges) - 1)):
-            raise ValueError("bands: edges must increase")
-        return self
-
-
-class Inequality(_Strict):
-    """`high` is greater than (or equal to, unless strict) `low` on every row where both are set."""
-
-    kind: Literal["inequality"] = "inequality"
-    low: str
-    high: str
-    strict: bool = False
-
-    @property
-    def columns(self) -> list[str]:
-        return [self.low, self.high]
-
-    def describe(self) -> str:
-        return f"{self.high} {'>' if self.strict else '>='} {self.low}"
-
-
-class FixedCombinations(_Strict):
-    """Only combinations of these columns' values that occur in the real data may occur."""
-
-    kind: Literal["fixed_combinations"] = "fixed_combinations"
-    columns: list[str] = Field(min_length=2)
-
-    def describe(self) -> str:
-        return f"fixed combinations of {', '.join(self.columns)}"
-
-
-TableConstraint = Annotated[Inequality | FixedCombinations, Field(discriminator="kind")]
-
-
-class DatasetSchema(_Strict):
-    columns: dict[str, ColumnSpec] = Field(min_length=1)
-    undeclared: Literal["error", "drop"] = Field(
-        default="error", description="What to do with source columns the schema does not declare."
-    )
-    constraints: list[TableConstraint] = Field(
-        default_factory=list,
-        description="Rules across columns; checked on real and synthetic data.",
-    )
-
-    @model_validator(mode="after")
-    def _constraints_name_modelled_columns(self) -> DatasetSchema:
-        for i, constraint in enumerate(self.constraints):
-            for name in constraint.columns:
-                column = self.columns.get(name)
-                if column is None:
-                    raise ValueError(f"constraints[{i}]: column {name!r} is not declared")
-                if column.roles & {Role.pii, Role.key} or column.type in (
-                    ColumnType.id,
-                    ColumnType.text,
-                ):
-                    raise ValueError(f"constraints[{i}]: column {name!r} is not modelled")
-            if isinstance(constraint, Inequality):
-                kinds = {self.columns[n].type for n in constraint.columns}
-                if len(kinds) != 1 or not kinds <= {ColumnType.numerical, ColumnType.datetime}:
-                    raise ValueError(
-                        f"constraints[{i}]: an inequality compares two numerical or two datetime "
-                        "columns"
-                    )
-            if len(set(constraint.columns)) != len(constraint.columns):
-                raise ValueError(f"constraints[{i}]: a column is named twice")
-        return self
-
-
-class CsvSource(_Strict):
-    kind: Literal["csv"] = "csv"
-    path: Path
-    delimiter: str = Field(default=",", min_length=1)
-    encoding: str = "utf-8"
-    na_values: list[str] = Field(default_factory=list)
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, encoding: str) -> str:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise ValueError(f"unknown encoding {encoding!r}") from None
-        return encoding
-
-
-class ParquetSource(_Strict):
-    kind: Literal["parquet"] = "parquet"
-    path: Path = Field(description="A Parquet file or a dataset directory.")
-
-
-class SqlSource(_Strict):
-    kind: Literal["sql"] = "sql"
-    url: str | None = Field(
-        default=None, description="SQLAlchemy URL (prefer url_env for secrets)."
-    )
-    url_env: str | None = Field(default=None, description="Environment variable holding the URL.")
-    query: str
-
-    @model_validator(mode="after")
-    def _one_url(self) -> SqlSource:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("give exactly one of url or url_env")
-        return self
-
-
-SourceSpec = Annotated[CsvSource | ParquetSource | SqlSource, Field(discriminator="kind")]
-
-
-class SplitSpec(_Strict):
-    holdout: float = Field(default=0.2, gt=0.0, lt=1.0, description="Share kept out of training.")
-    seed: int = 0
     by: str | None = Field(
         default=None,
         description="A column naming the subject of each row (a person in a panel): all of a "
@@ -289,7 +136,7 @@ class ValueProtection(_Strict):
 
 
 class ModelSpec(_Strict):
-    engine: EngineName = "autoregressive"
+    engine: TableEngine = DEFAULT_TABLE_ENGINE
     params: dict[str, Any] = Field(default_factory=dict)
     cache: bool = Field(
         default=True,
@@ -319,315 +166,6 @@ class ModelSpec(_Strict):
         return {**self.params, **(dp.model_dump() if dp else {})}
 
 
-class Condition(_Strict):
-    values: dict[str, Scalar] = Field(min_length=1)
-    rows: PositiveInt
-
-
-class Rebalance(_Strict):
-    """Target shares for the groups of one categorical column, reached by conditional sampling."""
-
-    column: str
-    shares: dict[str, float] = Field(
-        min_length=1,
-        description="Category -> share of the unconditioned rows; shares sum to 1 and categories "
-        "left out get none.",
-    )
-
-    @field_validator("shares")
-    @classmethod
-    def _shares_sum_to_one(cls, shares: dict[str, float]) -> dict[str, float]:
-        if any(v < 0 or v > 1 for v in shares.values()):
-            raise ValueError("each share must be between 0 and 1")
-        if abs(sum(shares.values()) - 1.0) > 1e-6:
-            raise ValueError(f"shares must sum to 1, not {sum(shares.values()):.6g}")
-        return shares
-
-
-class Parity(_Strict):
-    """Equal positive-outcome rate across the groups of one column, by conditional sampling."""
-
-    column: str
-    target: str | None = Field(default=None, description="Default: the column with role target.")
-    positive: Scalar | None = Field(
-        default=None, description="The favourable outcome; default: the rarer class in training."
-    )
-    rate: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="The rate every group gets; default: the real rate over all training rows.",
-    )
-
-
-class PrivacyFilter(_Strict):
-    """Drop synthetic rows closer to a training row than the holdout's low tail, then top up."""
-
-    enabled: bool = False
-    quantile: float = Field(
-        default=0.01,
-        gt=0.0,
-        lt=0.5,
-        description="A synthetic row closer to its nearest training row than this quantile of the "
-        "holdout rows' nearest-training-row distances is replaced.",
-    )
-    max_rounds: int = Field(default=10, ge=1, le=100, description="Top-up rounds per batch.")
-
-
-class SampleSpec(_Strict):
-    rows: int | None = Field(
-        default=None,
-        ge=0,
-        description="Unconditioned rows; default: as many as the source has (0 with conditions).",
-    )
-    seed: int = 0
-    conditions: list[Condition] = Field(default_factory=list)
-    batch_size: PositiveInt = Field(default=50_000, description="Rows sampled and written at once.")
-    rebalance: list[Rebalance] = Field(
-        default_factory=list,
-        description="Target shares per column for the unconditioned rows; several columns are "
-        "raked jointly, keeping the real associations between them.",
-    )
-    parity: Parity | None = None
-    privacy_filter: PrivacyFilter = Field(
-        default=PrivacyFilter(),
-        description="Replace synthetic rows that sit closer to a training row than honest data does.",
-    )
-
-
-class ExpectationChecks(_Strict):
-    enabled: bool = True
-    max_unexpected_share: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Share of rows one expectation may fail."
-    )
-    null_share_tolerance: float = Field(
-        default=0.05,
-        ge=0.0,
-        le=1.0,
-        description="Allowed excess of nulls over the real share, on top of that share's "
-        "sampling noise (a 1% one-sided bound).",
-    )
-    range_tolerance: float = Field(
-        default=0.0,
-        ge=0.0,
-        description="Widen each observed numeric range by this share of its span (declared "
-        "min/max are never widened).",
-    )
-
-
-class QualityChecks(_Strict):
-    """SDMetrics' QualityReport and DiagnosticReport, plus how much pairwise dependence survives."""
-
-    enabled: bool = True
-    sample_rows: PositiveInt = Field(
-        default=50_000, description="Synthetic rows (seeded sample) the quality checks read."
-    )
-    min_column_shapes: float = Field(default=0.80, ge=0.0, le=1.0)
-    min_pair_trends: float = Field(default=0.70, ge=0.0, le=1.0)
-    min_diagnostic: float = Field(default=0.95, ge=0.0, le=1.0)
-    min_pair_dependence: float = Field(
-        default=0.15,
-        ge=0.0,
-        le=1.0,
-        description="Mean share of each real pairwise association (Cramer's V >= 0.1) kept in "
-        "the synthetic data; an engine that models columns independently scores near 0.",
-    )
-    significance: float = Field(
-        default=0.01,
-        gt=0.0,
-        lt=0.5,
-        description="With a holdout, a score below its minimum fails only when it is also below "
-        "what unseen real rows score by more than sampling noise explains at this one-sided level.",
-    )
-
-
-class UtilityChecks(_Strict):
-    """Train on synthetic, test on real (the holdout) against train on real, test on real."""
-
-    enabled: bool = True
-    min_ratio: float = Field(
-        default=0.80, ge=0.0, description="TSTR score / TRTR score (ROC AUC or R2) at least."
-    )
-    significance: float = Field(
-        default=0.01,
-        gt=0.0,
-        lt=0.5,
-        description="The ratio fails only when its upper confidence bound (paired bootstrap over "
-        "the holdout rows, one-sided at this level) is below `min_ratio` too.",
-    )
-
-
-class DetectionChecks(_Strict):
-    """A classifier told to tell real rows from synthetic ones; 0.5 ROC AUC is ideal."""
-
-    enabled: bool = True
-    max_auc: float = Field(default=0.75, ge=0.5, le=1.0)
-    rows: PositiveInt = Field(default=10_000, description="Rows taken from each side.")
-    folds: int = Field(default=5, ge=2, le=20)
-    significance: float = Field(
-        default=0.01,
-        gt=0.0,
-        lt=0.5,
-        description="The AUC fails only when above `max_auc` by more than sampling noise explains "
-        "(Hanley-McNeil standard error at the rows per side) at this one-sided level.",
-    )
-
-
-class AnonymeterChecks(_Strict):
-    """anonymeter's singling-out, linkability and inference attacks, run in their own interpreter
-    (anonymeter pins numpy < 1.27 and pyarrow < 22, which the core does not). That interpreter
-    comes from the environment only ($SYNTH_ANONYMETER_PYTHON, else `make anonymeter`'s venv):
-    whoever writes a spec must not choose a program to run."""
-
-    enabled: bool = True
-    n_attacks: PositiveInt = Field(default=1000, description="Attacks per evaluator.")
-    max_attempts: PositiveInt = Field(
-        default=50_000,
-        description="Singling out: attempts to find n_attacks unique queries (keep it >= 50x "
-        "n_attacks, or multivariate queries run short and the risk is understated).",
-    )
-    multivariate_columns: int = Field(
-        default=4,
-        ge=2,
-        le=20,
-        description="Columns combined in each multivariate singling-out query.",
-    )
-    max_singling_out_risk: float = Field(default=0.10, ge=0.0, le=1.0)
-    max_linkability_risk: float = Field(default=0.10, ge=0.0, le=1.0)
-    max_inference_risk: float = Field(default=0.10, ge=0.0, le=1.0)
-    timeout_s: PositiveInt = Field(default=900, description="The worker is killed after this long.")
-
-
-class PiiScan(_Strict):
-    """Scan modelled text-like columns for direct identifiers nobody declared."""
-
-    enabled: bool = True
-    action: Literal["warn", "fail"] = Field(
-        default="fail", description="What identifiers found in the synthetic output do to the gate."
-    )
-
-
-class PrivacyChecks(_Strict):
-    """Distances to training rows judged against the holdout, a membership attack, rare
-    quasi-identifier combinations, undeclared identifiers, and anonymeter."""
-
-    enabled: bool = True
-    rows: PositiveInt = Field(
-        default=10_000,
-        description="Rows drawn from each of training, holdout and synthetic data for the distance "
-        "checks (at most the holdout's size, so training and holdout samples are equal).",
-    )
-    significance: float = Field(
-        default=0.01,
-        gt=0.0,
-        lt=0.5,
-        description="A measure fails only when it is above its limit by more than sampling noise "
-        "explains at this one-sided level (small tables are noisy; a gate must not cry wolf).",
-    )
-    max_exact_copy_excess: float = Field(
-        default=0.01,
-        ge=0.0,
-        le=1.0,
-        description="Share of synthetic rows identical to a training row, minus the same share "
-        "against an equal-sized holdout sample, at most.",
-    )
-    max_dcr_share: float = Field(
-        default=0.55,
-        ge=0.5,
-        le=1.0,
-        description="Share of synthetic rows closer to training than to holdout rows; 0.5 is ideal.",
-    )
-    nndr_quantile: float = Field(default=0.05, gt=0.0, lt=0.5)
-    max_nndr_excess: float = Field(
-        default=0.05,
-        ge=0.0,
-        le=1.0,
-        description="Share of synthetic rows whose nearest/second-nearest training distance ratio is "
-        "in the holdout's nndr_quantile low tail, minus the holdout's own share.",
-    )
-    max_attack_auc: float = Field(
-        default=0.60, ge=0.5, le=1.0, description="Distance-based membership inference, ROC AUC."
-    )
-    max_attack_tpr: float = Field(
-        default=0.05, ge=0.0, le=1.0, description="Membership attack: true positive rate at 1% FPR."
-    )
-    rare_count: PositiveInt = Field(
-        default=5,
-        description="A quasi-identifier combination seen fewer times in training is rare.",
-    )
-    max_rare_ratio: float = Field(
-        default=1.5,
-        ge=1.0,
-        description="Synthetic rows landing on rare training combinations, over the holdout's rate.",
-    )
-    pii: PiiScan = PiiScan()
-    anonymeter: AnonymeterChecks = AnonymeterChecks()
-
-
-class BiasChecks(_Strict):
-    """What happened to each group of the sensitive columns, and to fairness downstream."""
-
-    enabled: bool = True
-    min_count: PositiveInt = Field(
-        default=30, description="Groups with fewer real training rows than this are not judged."
-    )
-    intersections: int = Field(
-        default=2, ge=1, le=4, description="Sensitive columns crossed at most (2: sex x race)."
-    )
-    max_share_diff: float = Field(
-        default=0.05,
-        ge=0.0,
-        le=1.0,
-        description="|synthetic - expected| share of rows per group (expected: the real share, or "
-        "what the sample plan asks for).",
-    )
-    min_share_ratio: float = Field(
-        default=0.5,
-        ge=0.0,
-        le=1.0,
-        description="Synthetic share / expected share per group at least: catches groups the "
-        "engine shrinks or drops (mode collapse).",
-    )
-    max_outcome_diff: float = Field(
-        default=0.10,
-        ge=0.0,
-        le=1.0,
-        description="|synthetic - expected| positive-outcome rate of the target per group.",
-    )
-    max_fairness_increase: float = Field(
-        default=0.05,
-        ge=0.0,
-        le=1.0,
-        description="A model trained on synthetic rows may be this much less fair (demographic "
-        "parity difference, equalized odds difference on the holdout) than one trained on real "
-        "rows; it fails only when the lower confidence bound (at `significance`, paired bootstrap "
-        "over the holdout rows) of the difference exceeds this.",
-    )
-    significance: float = Field(
-        default=0.01,
-        gt=0.0,
-        lt=0.5,
-        description="A group fails only when it is off by more than sampling noise explains.",
-    )
-
-
-class ChecksSpec(_Strict):
-    expectations: ExpectationChecks = ExpectationChecks()
-    quality: QualityChecks = QualityChecks()
-    utility: UtilityChecks = UtilityChecks()
-    detection: DetectionChecks = DetectionChecks()
-    privacy: PrivacyChecks = PrivacyChecks()
-    bias: BiasChecks = BiasChecks()
-
-
-class ReportSpec(_Strict):
-    min_count: PositiveInt = Field(
-        default=10,
-        description="A category seen fewer times than this in the real data is never named in "
-        "the report (it is folded into 'other').",
-    )
-
-
 MAX_PARTITION_FOLDERS = 1000
 
 
@@ -647,23 +185,17 @@ def partition_column_problem(name: str) -> str | None:
     return None
 
 
-class OutputSpec(_Strict):
-    path: Path = Path("out")
+class OutputSpec(OutputBase):
+    """A table's output: Parquet parts of `rows_per_file` rows, optionally in Hive folders."""
+
     rows_per_file: PositiveInt = Field(
         default=1_000_000,
         description="Rows per Parquet part; also the unit of work one Dask task samples.",
     )
-    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
     partition_by: list[str] = Field(
         default_factory=list,
         description="Categorical or boolean columns to write Hive-style folders by "
         f"(data/sex=Female/part-00000.parquet); at most {MAX_PARTITION_FOLDERS} folders.",
-    )
-    keep_quarantined_rows: bool = Field(
-        default=False,
-        description="Keep the rows of a run that failed a gate (quarantine/<run>/data, 0700). "
-        "Off: a quarantined run keeps only its report and metrics, since rows that failed the "
-        "privacy gate may sit too close to real ones.",
     )
 
     @field_validator("partition_by")
@@ -708,32 +240,13 @@ class ScaleSpec(_Strict):
         return self
 
 
-class ScheduleSpec(_Strict):
-    """When `synth serve` runs the job: a cron line or a fixed interval (one of them)."""
+class JobSpec(SpecBase):
+    """A table synthesis job: where the data is, what it means, how to model, sample, check and
+    publish."""
 
-    cron: str | None = Field(default=None, description="Cron line, e.g. '0 3 * * *'.")
-    interval_seconds: PositiveInt | None = Field(default=None, description="Run every N seconds.")
-    timezone: str = Field(default="UTC", description="IANA time zone the cron line is read in.")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> ScheduleSpec:
-        if (self.cron is None) == (self.interval_seconds is None):
-            raise ValueError("give exactly one of cron and interval_seconds")
-        if self.cron is not None:
-            from prefect.schedules import validate_cron_string
-
-            try:
-                validate_cron_string(self.cron)
-            except ValueError:
-                raise ValueError(f"cron: {self.cron!r} is not a cron line") from None
-        return self
-
-
-class JobSpec(_Strict):
-    """A synthesis job: where the data is, what it means, how to model, sample, check and publish."""
-
-    config_version: Literal[1] = 1
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    kind: Literal["table"] = Field(
+        default="table", description="What the job synthesises; a spec without it is a table."
+    )
     source: SourceSpec
     dataset: DatasetSchema = Field(alias="schema")
     split: SplitSpec = SplitSpec()
@@ -742,9 +255,6 @@ class JobSpec(_Strict):
     checks: ChecksSpec = ChecksSpec()
     report: ReportSpec = ReportSpec()
     output: OutputSpec = OutputSpec()
-    schedule: ScheduleSpec | None = Field(
-        default=None, description="For `synth serve` / `synth deploy`; a run by hand ignores it."
-    )
     scale: ScaleSpec = ScaleSpec()
 
     @model_validator(mode="before")
@@ -863,13 +373,6 @@ class JobSpec(_Strict):
         if parity is not None and parity.column == (parity.target or targets[0]):
             raise ValueError("sample.parity: the group column and the target are the same column")
 
-    def fingerprint(self) -> str:
-        """A stable hash of the spec's meaning (not its formatting, nor where output goes: the
-        same job written elsewhere is the same job, so `synth regenerate --out` finds it)."""
-        meaning = self.model_dump(mode="json", by_alias=True)
-        meaning["output"].pop("path", None)
-        meaning["output"].pop("keep_quarantined_rows", None)  # what is kept of a failed run
-        for how in ("schedule", "scale"):  # when and where it runs: the output is the same
-            meaning.pop(how, None)
-        canonical = json.dumps(meaning, sort_keys=True)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+    def _not_meaning(self) -> dict[str, Any]:
+        # where the rows are sampled (a Dask cluster or here) does not change them
+        return {**super()._not_meaning(), "scale": True}

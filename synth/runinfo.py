@@ -7,10 +7,14 @@ from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from typing import Any
 
-from schemas.contract import Contract
-from schemas.spec import JobSpec
-
-__all__ = ["build_metrics", "new_run_id", "package_versions", "parquet_metadata"]
+__all__ = [
+    "METADATA_KEYS",
+    "MODALITY_RUN_KEYS",
+    "build_metrics",
+    "new_run_id",
+    "package_versions",
+    "parquet_metadata",
+]
 
 _PACKAGES = (
     "synth",
@@ -41,62 +45,59 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+# the `run` keys every modality supplies (synth.modalities.Modality.run_info); the flow adds the rest
+MODALITY_RUN_KEYS = ("source_fingerprint", "engine", "engine_params", "train_rows", "holdout_rows")
+# what every Parquet part of every modality carries under the `synth` key
+METADATA_KEYS = (
+    "job",
+    "run_id",
+    "kind",
+    "spec_hash",
+    "source_fingerprint",
+    "engine",
+    "engine_params",
+    "seed",
+    "versions",
+)
+
+
 def build_metrics(
     *,
-    spec: JobSpec,
+    spec: Any,
     run_id: str,
-    contract: Contract,
-    engine_info: dict[str, Any],
+    kind: str,
     rows: int,
-    train_rows: int,
-    holdout_rows: int,
     verdict: dict[str, Any],
-    distributions: list[dict[str, Any]] | None = None,
-    min_count: int = 10,
+    info: dict[str, Any],
 ) -> dict[str, Any]:
-    """metrics.json: everything the report shows, all of it aggregates."""
+    """metrics.json: the run's identity and provenance (the same keys for every modality), the
+    verdict, and the modality's own sections (`info`, from its `run_info`); aggregates only."""
+    run = info.get("run", {})
+    missing = [key for key in MODALITY_RUN_KEYS if key not in run]
+    if missing:
+        raise ValueError(f"the {kind} modality's run info lacks {', '.join(missing)}")
     return {
         "run": {
             "job": spec.name,
             "run_id": run_id,
+            "kind": kind,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "spec_hash": spec.fingerprint(),
-            "source_fingerprint": contract.fingerprint,
-            "engine": engine_info.get("engine", spec.model.engine),
-            "engine_params": engine_info.get("params", {}),
-            "fit_seconds": engine_info.get("fit_seconds"),
-            "model_cache": engine_info.get("model_cache"),
-            "differential_privacy": engine_info.get("differential_privacy"),
-            "value_protection": engine_info.get("value_protection"),
             "seed": spec.sample.seed,
             "rows": rows,
-            "train_rows": train_rows,
-            "holdout_rows": holdout_rows,
+            **run,
             "versions": package_versions(),
         },
-        "contract": contract.summary(),
-        "contract_notes": list(contract.notes),
         "verdict": verdict,
-        "distributions": distributions or [],
-        "report": {"min_count": min_count},
+        **{k: v for k, v in info.items() if k != "run"},
     }
 
 
 def parquet_metadata(metrics: dict[str, Any], headline: dict[str, Any]) -> dict[str, Any]:
     """The `synth` key-value metadata every Parquet part carries."""
     run = metrics["run"]
-    keys = (
-        "job",
-        "run_id",
-        "spec_hash",
-        "source_fingerprint",
-        "engine",
-        "engine_params",
-        "seed",
-        "versions",
-    )
     return {
-        **{k: run[k] for k in keys},
+        **{k: run[k] for k in METADATA_KEYS},
         "verdict": metrics["verdict"]["status"],
         "metrics": headline,
     }

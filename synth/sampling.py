@@ -13,7 +13,7 @@ real rows (or are declared), so an engine that reproduces the data keeps a fair 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from schemas.errors import DataError, SpecError
 from schemas.spec import SampleSpec
 from synth.bands import Band
 from synth.pii import UniqueFakes, fake_pool, key_values, pick_fakes, unique_fakes
+from synth.redraw import redraw
 from synth.tabular.base import Engine
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "RowFilter",
     "conform",
     "draw",
-    "iter_batches",
     "plan_batches",
     "plan_groups",
     "plan_partitions",
@@ -218,7 +218,8 @@ class Identifiers:
 
 @dataclass
 class RowFilter:
-    """Drops sampled rows that `keep` rejects and tops the batch back up from fresh seeds.
+    """Drops sampled rows that `keep` rejects and tops the batch back up from fresh seeds, for up
+    to `max_rounds` rounds (synth.redraw).
 
     Counts what it did (aggregates only): rows replaced, top-up rounds, rows it could not replace.
     """
@@ -230,22 +231,22 @@ class RowFilter:
     shortfall: int = 0
 
     def apply(self, engine: Engine, batch: Batch, modelled: pd.DataFrame) -> pd.DataFrame:
+        """The batch's kept rows, then kept rows of fresh draws (round r seeded from the batch's
+        seed and r, over-drawn by half) in the order drawn: synth.redraw's pooled loop."""
         conditions = batch.conditions or None
-        kept = [modelled[self.keep(modelled)]]
-        have = len(kept[0])
-        self.replaced += batch.rows - have
-        for attempt in range(1, self.max_rounds + 1):
-            if have >= batch.rows:
-                break
-            need = batch.rows - have
+
+        def more(slots: np.ndarray, attempt: int) -> pd.DataFrame:
+            need = len(slots)
             seed = int(np.random.SeedSequence([batch.seed, attempt]).generate_state(1)[0])
-            extra = draw(engine, need + max(16, need // 2), seed=seed, conditions=conditions)
-            extra = extra[self.keep(extra)].iloc[:need]
-            kept.append(extra)
-            have += len(extra)
-            self.rounds = max(self.rounds, attempt)
-        self.shortfall += max(batch.rows - have, 0)
-        return pd.concat(kept, ignore_index=True)
+            return draw(engine, need + max(16, need // 2), seed=seed, conditions=conditions)
+
+        draws, tally = redraw(
+            modelled, keep=self.keep, draw=more, max_rounds=self.max_rounds, per_slot=False
+        )
+        self.replaced += tally.replaced
+        self.rounds = max(self.rounds, tally.rounds)
+        self.shortfall += tally.shortfall
+        return pd.concat([d.items.iloc[d.taken] for d in draws], ignore_index=True)
 
 
 def sample_batch(
@@ -303,14 +304,3 @@ def conform(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
         else:
             out[column.name] = values.astype("string")
     return pd.DataFrame(out)
-
-
-def iter_batches(
-    engine: Engine,
-    batches: list[Batch],
-    contract: Contract,
-    identifiers: Identifiers,
-    row_filter: RowFilter | None = None,
-) -> Iterator[pd.DataFrame]:
-    for batch in batches:
-        yield sample_batch(engine, batch, contract, identifiers, row_filter)

@@ -51,7 +51,7 @@ def spec(
         "sample": {"seed": 3, "batch_size": 500},
         # The default thresholds are set for real table sizes. A few hundred rows are too few for
         # a useful income model or stable pair scores from any engine, so these pipeline tests
-        # loosen them; tests/unit/test_quality.py holds the defaults to the whole Adult sample.
+        # loosen them; tests/validation/test_quality.py holds the defaults to the whole Adult sample.
         "checks": {
             "utility": {"min_ratio": 0.0},
             "quality": {"min_column_shapes": 0.6, "min_pair_trends": 0.3},
@@ -78,3 +78,12 @@ def write_job(
     path = folder / "job.yaml"
     path.write_text(yaml.safe_dump(spec(source, out=folder / "out", **sections), sort_keys=False))
     return path
+
+
+def stage_frames(frames: list[pd.DataFrame], folder: Path, contract: Any) -> Any:
+    """`frames` staged as the pipeline stages them: one Parquet part per frame (`write_part`)."""
+    from synth.io.publish import StagedParts, write_part
+
+    files = tuple(folder / f"part-{i:05d}.parquet" for i in range(len(frames)))
+    rows = sum(write_part([f], path, contract) for f, path in zip(frames, files, strict=True))
+    return StagedParts(files, rows)

@@ -66,3 +66,36 @@ def prefect_server(prefect_home: Path) -> Iterator[str]:
             server.stop()
     finally:
         logging.disable(logging.NOTSET)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that starts Prefect's server is slow: `make test-fast` (-m "not slow") leaves it."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "prefect_server" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            f"tests that start Prefect's server must be marked slow: {unmarked}"
+        )
+
+
+def _servers() -> int:
+    import sys
+
+    if "prefect.server.api.server" not in sys.modules:
+        return 0
+    from prefect.server.api.server import SubprocessASGIServer
+
+    return len(SubprocessASGIServer._instances)
+
+
+@pytest.fixture(autouse=True)
+def _servers_only_in_slow_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test not marked slow that starts Prefect's server (directly or through a flow) fails."""
+    before = _servers()
+    yield
+    if request.node.get_closest_marker("slow") is None and _servers() > before:
+        pytest.fail("this test started Prefect's server: mark it slow", pytrace=False)

@@ -9,7 +9,8 @@ timings, and column names, never a query, a row value or a category.
 
 It is self-contained on purpose (stdlib, numpy, pandas, polars, anonymeter): anonymeter 1.1.0
 pins numpy < 1.27 and pyarrow < 22, so it runs under a second interpreter and cannot import
-synth, validation or schemas. ``validation/anonymeter_run.py`` is the other side.
+synth, validation or schemas. The attacks live beside it in ``anonymeter_attacks.py``, loaded by
+path. ``validation/anonymeter_run.py`` is the other side.
 
 On failure it prints only the exception's type name to stderr (the last line) and exits 1:
 anonymeter's messages can quote rows.
@@ -104,6 +105,7 @@ def _run(workdir: str, job: dict) -> dict:
     import polars as pl
 
     started = time.perf_counter()
+    attacks = _attacks()
     seed = int(job["seed"])
     n_jobs = max(1, int(job.get("n_jobs", 1)))
     confidence = float(job.get("confidence", 0.95))
@@ -127,32 +129,32 @@ def _run(workdir: str, job: dict) -> dict:
         np.random.seed((seed + offset) % 2**32)
         pl.set_random_seed(seed + offset)
 
-    _seed_linkability_baseline(np, seed)
-    _ordered_polars(pl)
-    _cache_compiled_distance()
+    attacks.seed_linkability_baseline(np, seed)
+    attacks.ordered_polars(pl)
+    attacks.cache_compiled_distance()
 
     evaluators: dict = {}
     qis = [c for c in job.get("quasi_identifiers", []) if c in columns]
     sensitive = [c for c in job.get("sensitive", []) if c in columns]
 
     reseed(1)
-    evaluators["singling_out_univariate"] = _singling_out(
+    evaluators["singling_out_univariate"] = attacks.singling_out(
         train, control, synthetic, "univariate", n_attacks, 1, job, seed, confidence
     )
     reseed(2)
     n_cols = min(int(job.get("multivariate_columns", 4)), len(columns))
     if n_cols < 2:
-        evaluators["singling_out_multivariate"] = _skipped("fewer than 2 columns")
+        evaluators["singling_out_multivariate"] = attacks.skipped("fewer than 2 columns")
     else:
-        evaluators["singling_out_multivariate"] = _singling_out(
+        evaluators["singling_out_multivariate"] = attacks.singling_out(
             train, control, synthetic, "multivariate", n_attacks, n_cols, job, seed, confidence
         )
     reseed(3)
     if len(qis) < 2:
-        evaluators["linkability"] = _skipped("fewer than 2 quasi-identifiers")
+        evaluators["linkability"] = attacks.skipped("fewer than 2 quasi-identifiers")
     else:
         half = len(qis) // 2
-        evaluators["linkability"] = _linkability(
+        evaluators["linkability"] = attacks.linkability(
             train, control, synthetic, (qis[:half], qis[half:]), n_attacks, n_jobs, confidence
         )
     inference = {}
@@ -160,9 +162,9 @@ def _run(workdir: str, job: dict) -> dict:
         reseed(10 + i)
         aux = [c for c in columns if c != secret]
         if not aux:
-            inference[secret] = _skipped("no other column to attack with")
+            inference[secret] = attacks.skipped("no other column to attack with")
             continue
-        inference[secret] = _inference(
+        inference[secret] = attacks.inference(
             train, control, synthetic, aux, secret, kinds[secret], n_attacks, n_jobs, confidence
         )
     evaluators["inference"] = inference
@@ -182,6 +184,19 @@ def _run(workdir: str, job: dict) -> dict:
         "errors": _errors(evaluators),
         "wall_s": round(time.perf_counter() - started, 3),
     }
+
+
+def _attacks():
+    """validation/anonymeter_attacks.py, loaded by path: the worker runs as a script under `-I`,
+    so neither its folder nor synth is on sys.path, and putting validation/ there would let its
+    modules shadow the standard library's (profile.py)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "anonymeter_attacks.py")
+    spec = importlib.util.spec_from_file_location("anonymeter_attacks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _kind(values) -> str:
@@ -240,209 +255,6 @@ def _missing(value) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
-
-
-def _skipped(reason: str) -> dict:
-    return {"status": "skipped", "reason": reason}
-
-
-def _rate(rate) -> dict | None:
-    if rate is None:
-        return None
-    return {"value": float(rate.value), "error": float(rate.error)}
-
-
-def _summary(evaluator, confidence: float, extra: dict, started: float) -> dict:
-    """Risk, rates and flags from an evaluated anonymeter evaluator (aggregates only)."""
-    import time
-
-    results = evaluator.results(confidence_level=confidence)
-    risk = evaluator.risk(confidence_level=confidence)
-    flags = list(extra.pop("flags", []))
-    # anonymeter warns here (its results "cannot be trusted"); keep it as a flag.
-    if results.baseline_rate.value >= results.attack_rate.value:
-        flags.append("baseline_not_beaten")
-    if results.control_rate is not None and results.control_rate.value >= 1.0:
-        flags.append("control_success_100")
-    return {
-        "status": "ok",
-        "risk": {"value": float(risk.value), "ci": [float(risk.ci[0]), float(risk.ci[1])]},
-        "attack_rate": _rate(results.attack_rate),
-        "baseline_rate": _rate(results.baseline_rate),
-        "control_rate": _rate(results.control_rate),
-        "n_success": int(results.n_success),
-        "n_baseline": int(results.n_baseline),
-        "n_control": None if results.n_control is None else float(results.n_control),
-        **extra,
-        "flags": flags,
-        "wall_s": round(time.perf_counter() - started, 3),
-    }
-
-
-def _failed(error: BaseException, started: float) -> dict:
-    import time
-
-    return {
-        "status": "error",
-        "error": type(error).__name__,
-        "wall_s": round(time.perf_counter() - started, 3),
-    }
-
-
-def _singling_out(train, control, synthetic, mode, n_attacks, n_cols, job, seed, confidence):
-    import time
-
-    from anonymeter.evaluators import SinglingOutEvaluator
-    from anonymeter.evaluators import singling_out_evaluator as so
-
-    started = time.perf_counter()
-    made: list[int] = []
-    generate = so._generate_singling_out_queries
-
-    def counted(*args, **kwargs):
-        queries = generate(*args, **kwargs)
-        made.append(len(queries))
-        return queries
-
-    so._generate_singling_out_queries = counted  # count the attacks it could make; no queries kept
-    try:
-        evaluator = SinglingOutEvaluator(
-            ori=train,
-            syn=synthetic,
-            control=control,
-            n_attacks=n_attacks,
-            n_cols=n_cols,
-            max_attempts=int(job["max_attempts"]),
-            seed=seed,
-        )
-        evaluator.evaluate(mode=mode)
-        n_made = made[-1] if made else None
-        flags = []
-        if n_made is not None and n_made < n_attacks:
-            flags.append("fewer_attacks_than_requested")
-        extra = {
-            "mode": mode,
-            "n_attacks_requested": n_attacks,
-            "n_attacks": n_made,
-            "max_attempts": int(job["max_attempts"]),
-            "flags": flags,
-        }
-        if mode == "multivariate":
-            extra["n_cols"] = n_cols
-        return _summary(evaluator, confidence, extra, started)
-    except Exception as error:
-        return _failed(error, started)
-    finally:
-        so._generate_singling_out_queries = generate
-
-
-def _cache_compiled_distance() -> None:
-    """anonymeter's numba distance compiles for ~10 s in every process; numba's on-disk cache
-    (machine code only, next to anonymeter's source) makes later runs start in well under 1 s."""
-    try:
-        import anonymeter.evaluators  # noqa: F401  (first: its modules import each other)
-        from anonymeter.neighbors import mixed_types_kneighbors as knn
-
-        for function in (knn.gower_distance, knn._nearest_neighbors):
-            function.enable_caching()
-    except Exception:  # read-only install, other numba: compile as before
-        return
-
-
-def _ordered_polars(pl) -> None:
-    """polars' group_by and Series.unique return groups in hash order, which varies between
-    runs; anonymeter shuffles and draws from those lists, so a seed alone does not fix its
-    queries. First-seen order does (this process only)."""
-    group_by, unique = pl.DataFrame.group_by, pl.Series.unique
-
-    def ordered_group_by(self, *by, maintain_order: bool = True, **named_by):
-        return group_by(self, *by, maintain_order=maintain_order, **named_by)
-
-    def ordered_unique(self, *, maintain_order: bool = True):
-        return unique(self, maintain_order=maintain_order)
-
-    pl.DataFrame.group_by = ordered_group_by
-    pl.Series.unique = ordered_unique
-
-
-def _seed_linkability_baseline(np, seed: int) -> None:
-    """anonymeter 1.1.0 draws the linkability baseline from an unseeded default_rng()."""
-    from anonymeter.evaluators import linkability_evaluator as le
-
-    if not hasattr(le, "_random_links"):
-        return
-    rng = np.random.default_rng(seed)
-
-    def random_links(n_synthetic: int, n_attacks: int, n_neighbors: int):
-        return np.array(
-            [rng.choice(n_synthetic, size=n_neighbors, replace=False) for _ in range(n_attacks)]
-        )
-
-    le._random_links = random_links
-
-
-def _linkability(train, control, synthetic, aux_cols, n_attacks, n_jobs, confidence):
-    import time
-
-    from anonymeter.evaluators import LinkabilityEvaluator
-
-    started = time.perf_counter()
-    n = min(n_attacks, len(train), len(control))
-    n_neighbors = min(10, len(synthetic))
-    try:
-        evaluator = LinkabilityEvaluator(
-            ori=train,
-            syn=synthetic,
-            control=control,
-            aux_cols=(list(aux_cols[0]), list(aux_cols[1])),
-            n_attacks=n,
-            n_neighbors=n_neighbors,
-        )
-        evaluator.evaluate(n_jobs=n_jobs)
-        extra = {
-            "aux_cols": [list(aux_cols[0]), list(aux_cols[1])],
-            "n_neighbors": n_neighbors,
-            "n_attacks_requested": n_attacks,
-            "n_attacks": n,
-            "flags": ["fewer_attacks_than_requested"] if n < n_attacks else [],
-        }
-        return _summary(evaluator, confidence, extra, started)
-    except Exception as error:
-        return _failed(error, started)
-
-
-def _inference(train, control, synthetic, aux, secret, kind, n_attacks, n_jobs, confidence):
-    import time
-
-    from anonymeter.evaluators import InferenceEvaluator
-
-    started = time.perf_counter()
-    # anonymeter's own default is regression=False (exact match) even for numbers; a number is
-    # guessed right within 5 % instead.
-    regression = kind in ("numeric", "datetime", "timedelta")
-    n = min(n_attacks, len(train), len(control), len(synthetic))
-    try:
-        evaluator = InferenceEvaluator(
-            ori=train,
-            syn=synthetic,
-            control=control,
-            aux_cols=aux,
-            secret=secret,
-            regression=regression,
-            n_attacks=n,
-        )
-        evaluator.evaluate(n_jobs=n_jobs)
-        extra = {
-            "secret": secret,
-            "aux_cols": aux,
-            "regression": regression,
-            "n_attacks_requested": n_attacks,
-            "n_attacks": n,
-            "flags": ["fewer_attacks_than_requested"] if n < n_attacks else [],
-        }
-        return _summary(evaluator, confidence, extra, started)
-    except Exception as error:
-        return _failed(error, started)
 
 
 def _max_risk(evaluators: dict) -> dict:

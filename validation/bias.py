@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from schemas.contract import Contract
 from schemas.spec import BiasChecks, ColumnType, Role
 from synth.bands import Bands, bands_for, group_labels
 from synth.fairness import FairPlan, outcome_name, positive_class
+from validation import noise
 from validation.downstream import downstream
 from validation.result import CheckResult
 
@@ -40,47 +40,45 @@ _RARE_CATEGORY = "(a rare category)"  # a category too rare to name (report.min_
 
 
 def check(
-    train: pd.DataFrame,
-    holdout: pd.DataFrame | None,
+    real: pd.DataFrame,
     synthetic: pd.DataFrame,
-    contract: Contract,
-    settings: BiasChecks,
+    holdout: pd.DataFrame | None,
     *,
+    contract: Contract,
+    thresholds: BiasChecks,
     weights: np.ndarray | None = None,
     fair: FairPlan | None = None,
 ) -> CheckResult:
-    """`weights` (one per training row) say what the sample plan asks for; `fair` what rebalance
-    and parity asked for, to report what was reached."""
+    """`real` are the training rows; `weights` (one per training row) say what the sample plan asks
+    for; `fair` what rebalance and parity asked for, to report what was reached."""
     sensitive = contract.with_role(Role.sensitive)
-    weights = np.ones(len(train)) if weights is None else np.asarray(weights, dtype="float64")
+    weights = np.ones(len(real)) if weights is None else np.asarray(weights, dtype="float64")
     metrics: dict[str, Any] = {"groups": 0, "vanished": 0}
     if weights.sum() <= 0:  # conditions no real row meets: compare with the real shares
-        weights = np.ones(len(train))
+        weights = np.ones(len(real))
         metrics["note"] = "the sample plan matches no real rows; expected = real shares"
-    z = float(norm.ppf(1.0 - settings.significance))
-    target, positive = _target(train, contract, fair, settings.min_count)
+    target, positive = _target(real, contract, fair, thresholds.min_count)
     # a positive class held by fewer than min_count real rows is judged but never named
-    named = outcome_name(train[target], positive, min_count=settings.min_count) if target else ""
+    named = outcome_name(real[target], positive, min_count=thresholds.min_count) if target else ""
     reasons: list[str] = []
     details: list[dict[str, Any]] = []
     charts: dict[str, Any] = {}
-    grouping = _grouping(train, contract, sensitive, settings.min_count)
+    grouping = _grouping(real, contract, sensitive, thresholds.min_count)
     if len(grouping) < len(sensitive):
         metrics["unbanded"] = len(sensitive) - len(grouping)  # too few rows for two bands
     judged_columns = list(grouping)
 
-    for size in range(1, min(settings.intersections, len(judged_columns)) + 1):
+    for size in range(1, min(thresholds.intersections, len(judged_columns)) + 1):
         for columns in itertools.combinations(judged_columns, size):
             details += _groups(
                 list(columns),
                 grouping,
-                train,
+                real,
                 synthetic,
                 weights,
                 target,
                 (positive, named),
-                settings,
-                z,
+                thresholds,
                 reasons,
             )
     judged = [d for d in details if "share" in d]
@@ -91,7 +89,7 @@ def check(
         outcomes = [abs(d["outcome diff"]) for d in judged if d.get("outcome diff") is not None]
         if outcomes:
             metrics["max_outcome_diff"] = round(max(outcomes), 4)
-    vanished = _vanished_categories(train, synthetic, contract, weights, settings, sensitive)
+    vanished = _vanished_categories(real, synthetic, contract, weights, thresholds, sensitive)
     charts["vanished_categories"] = vanished
     reasons += [
         f"column {v['column']!r}: category {v['category']!r} ({v['real rows']} real rows, about "
@@ -99,19 +97,19 @@ def check(
         for v in vanished
     ]
     if fair is not None:
-        charts["plan"] = _reached(fair, synthetic, train, settings.min_count)
+        charts["plan"] = _reached(fair, synthetic, real, thresholds.min_count)
         if fair.parity_column is not None:
             metrics["parity_gap"] = charts["plan"]["parity"]["gap"]
     if holdout is not None and target is not None and grouping and len(holdout):
         charts["downstream"], unfair = downstream(
-            train,
+            real,
             synthetic,
             holdout,
             contract,
             grouping,
             target,
             positive,
-            settings,
+            thresholds,
             positive_name=named,
         )
         reasons += unfair
@@ -166,7 +164,6 @@ def _groups(
     target: str | None,
     outcome: tuple[Any, str],  # the positive class, and how it may be named
     settings: BiasChecks,
-    z: float,
     reasons: list[str],
 ) -> list[dict[str, Any]]:
     positive, named = outcome
@@ -193,10 +190,11 @@ def _groups(
             "share diff": round(share - expected, 4),
             "share ratio": round(share / expected, 3) if expected > 0 else None,
         }
-        noise = np.sqrt(expected * (1 - expected) / max(n_syn, 1))
+        alpha = settings.significance
+        se = noise.se_share(expected, n_syn)
         if expected > 0 and in_synth.sum() == 0:
             reasons.append(f"group {name} = {key} vanished ({in_real.sum()} real rows)")
-        elif abs(share - expected) - z * noise > settings.max_share_diff:
+        elif noise.beyond_above(abs(share - expected), settings.max_share_diff, se, alpha):
             reasons.append(
                 f"group {name} = {key}: {share:.1%} of synthetic rows against {expected:.1%} "
                 f"expected (more than {settings.max_share_diff:.0%} off)"
@@ -204,7 +202,7 @@ def _groups(
         elif (
             expected > 0
             and share / expected < settings.min_share_ratio
-            and (expected - share > z * noise)
+            and noise.beyond_above(expected - share, 0.0, se, alpha)
         ):
             reasons.append(
                 f"group {name} = {key} shrank to {share / expected:.2f} of its expected share "
@@ -219,8 +217,8 @@ def _groups(
             if in_synth.any():
                 got = float(synth_hit[in_synth].mean())
                 row["outcome rate"], row["outcome diff"] = round(got, 4), round(got - rate, 4)
-                noise = np.sqrt(rate * (1 - rate) * (1 / in_synth.sum() + 1 / in_real.sum()))
-                if abs(got - rate) - z * noise > settings.max_outcome_diff:
+                se = noise.se_pooled(rate, in_synth.sum(), in_real.sum())
+                if noise.beyond_above(abs(got - rate), settings.max_outcome_diff, se, alpha):
                     reasons.append(
                         f"group {name} = {key}: {target} = {named} in {got:.1%} of synthetic "
                         f"rows against {rate:.1%} expected (more than "
@@ -252,7 +250,7 @@ def _vanished_categories(
 ) -> list[dict[str, Any]]:
     """Categories of any modelled column with min_count real rows and enough expected synthetic
     rows that seeing none is not chance (P(0) below the significance), yet none appeared."""
-    floor, total = -np.log(settings.significance), weights.sum()
+    total = weights.sum()
     out = []
     for c in contract.modelled:
         if c.type not in (ColumnType.categorical, ColumnType.boolean) or c.name in sensitive:
@@ -263,7 +261,7 @@ def _vanished_categories(
             if count < settings.min_count or category in seen:
                 continue
             expected = weights[(real == category).fillna(False).to_numpy(bool)].sum() / total
-            if expected * len(synthetic) >= floor:
+            if noise.none_unlikely(expected * len(synthetic), settings.significance):
                 out.append(
                     {
                         "column": c.name,

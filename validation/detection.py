@@ -31,9 +31,9 @@ def check(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
     holdout: pd.DataFrame | None,
+    *,
     contract: Contract,
     thresholds: DetectionChecks,
-    *,
     seed: int = 0,
 ) -> CheckResult:
     from sklearn.compose import ColumnTransformer

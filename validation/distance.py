@@ -12,11 +12,17 @@ Nearest neighbours are exact, by brute force in torch, in chunks: scikit-learn's
 minutes on 30k x 30k rows of ~100 dimensions, a chunked matrix product takes seconds. Rows that are
 identical (same hash over the modelled columns) are at distance exactly 0, whatever float rounding
 says.
+
+`DistanceFloor` is the privacy filters' one rule, for rows and images alike: a synthetic item is kept
+only if its nearest training item is farther than the holdout's `quantile` of nearest-training
+distances (honest, unseen items fall below it `quantile` of the time), and never one identical to a
+training item, even where real data has duplicates and that quantile is 0.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -25,13 +31,15 @@ import torch
 from schemas.contract import Contract
 from validation.frames import features
 
-__all__ = ["Encoder", "Points", "nearest", "row_hashes"]
+__all__ = ["DistanceFloor", "Encoder", "Points", "nearest", "row_hashes"]
 
 _CHUNK_CELLS = 1 << 22  # query rows x reference rows per matrix product (32 MiB at float64)
 # Categorical columns with at least this many categories are compared by code instead of one-hot:
 # one comparison per pair of rows costs about what 40 one-hot dimensions of the matrix product do
 # (measured), and takes 4 bytes a row instead of 8 per category.
 _ONE_HOT_MAX = 64
+
+Mask = TypeVar("Mask", np.ndarray, torch.Tensor)
 
 
 @dataclass(frozen=True)
@@ -159,3 +167,29 @@ def nearest(
     if same is not None:
         dist[same, 0] = 0.0
     return dist, index
+
+
+@dataclass(frozen=True)
+class DistanceFloor:
+    """The holdout's `quantile` of nearest-training distances, below which a synthetic item sits
+    closer to training than honest data does; the tables' and the images' privacy filters both
+    keep only what is farther than it and not identical to a training item."""
+
+    threshold: float
+    quantile: float
+
+    @classmethod
+    def fit(cls, holdout_distances: np.ndarray | torch.Tensor, quantile: float) -> DistanceFloor:
+        """From each holdout item's distance to its nearest training item. A tensor's quantile is
+        torch's and an array's numpy's: the two differ in the last bit on about one set in 200,
+        and each filter keeps the threshold it always had."""
+        if isinstance(holdout_distances, torch.Tensor):
+            threshold = torch.quantile(holdout_distances.double(), quantile)
+        else:
+            threshold = np.quantile(holdout_distances, quantile)
+        return cls(float(threshold), quantile)
+
+    def keep(self, distances: Mask, identical: Mask) -> Mask:
+        """True where an item is farther than the threshold and not identical to a training item
+        (numpy arrays or torch tensors, as given)."""
+        return (distances > self.threshold) & ~identical

@@ -29,6 +29,7 @@ import pandas as pd
 from schemas.contract import Contract
 from schemas.spec import BiasChecks
 from synth.bands import Bands, group_labels
+from validation import noise
 from validation.utility import Booster, xy
 
 __all__ = ["RESAMPLES", "downstream", "group_gaps"]
@@ -136,7 +137,7 @@ def _column(
         if np.isnan(increase):
             continue
         row[f"{measure} increase"] = round(float(increase), 4)
-        lower = float(np.nanquantile(spread, settings.significance))
+        lower = noise.lower_quantile(spread, settings.significance)
         row[f"{measure} increase lower bound"] = round(lower, 4)
     return row
 

@@ -10,7 +10,6 @@ thresholds, so memory stays bounded by the batch size.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -310,19 +309,6 @@ def _numpy_backed(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             out[name] = values
     return pd.DataFrame(out, index=frame.index)
-
-
-def run_batches(
-    batches: Iterable[pd.DataFrame],
-    contract: Contract,
-    thresholds: ExpectationChecks,
-    *,
-    expected_rows: int,
-) -> CheckResult:
-    run = ExpectationRun(contract, thresholds, expected_rows=expected_rows)
-    for batch in batches:
-        run.update(batch)
-    return run.result()
 
 
 def _combo_column(index: int) -> str:

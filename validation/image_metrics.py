@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from validation.distance import DistanceFloor
+
 __all__ = [
     "NEAR",
     "DistanceGuard",
@@ -254,7 +256,7 @@ def memorisation(
     h, s = (x.detach().flatten(1).float().to(t.device) for x in (holdout, synthetic))
     h_dist, h_gap = _nearest(h, t)
     s_dist, s_gap = _nearest(s, t)
-    cut = float(torch.quantile(h_dist.double(), quantile))
+    cut = DistanceFloor.fit(h_dist, quantile).threshold
 
     def share(mask: Tensor) -> float:
         return float(mask.float().mean()) if len(mask) else 0.0
@@ -277,16 +279,19 @@ def memorisation(
 
 
 class DistanceGuard:
-    """Keeps images farther from every training image than the holdout's `quantile` of
-    nearest-training-image distances (honest, unseen images fall below it `quantile` of the time),
-    and never one identical to a training image: the image privacy filter's test."""
+    """The image privacy filter's test: `validation.distance.DistanceFloor` over pixel distances
+    to the nearest training image, where identical means a mean gap of exactly 0."""
 
     def __init__(self, train: Tensor, holdout: Tensor, *, quantile: float) -> None:
         self.train = train.detach().flatten(1).float()
         distances, _ = _nearest(holdout.detach().flatten(1).float(), self.train)
-        self.threshold = float(torch.quantile(distances.double(), quantile))
+        self.floor = DistanceFloor.fit(distances, quantile)
+
+    @property
+    def threshold(self) -> float:
+        return self.floor.threshold
 
     def keep(self, images: Tensor) -> Tensor:
         """A bool per image: far enough to publish."""
         distances, gaps = _nearest(images.detach().flatten(1).float(), self.train)
-        return (distances > self.threshold) & (gaps > 0)
+        return self.floor.keep(distances, gaps == 0)

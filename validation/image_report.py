@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from validation.report import _section, _table, head, reasons
-from validation.report_html import escape, number
+from validation.report_html import escape, head, number, reasons, section
+from validation.report_html import table as _table
 
 __all__ = ["render"]
 
@@ -122,7 +122,7 @@ def _line(name: str, values: list[Any], best: int | None) -> str:
 
 
 def _check(title: str, check: dict[str, Any] | None) -> str:
-    parts = [_section(title, check)]
+    parts = [section(title, check)]
     if check is not None:
         flat = {k: v for k, v in check["metrics"].items() if not isinstance(v, dict | list)}
         parts.append(_table([flat]))

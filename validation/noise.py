@@ -8,12 +8,17 @@ the privacy and bias gates use), so an honest generator is wrongly failed about 
 runs per measure, however small the table, while a real defect, which does not shrink with the
 row count, is still caught once there are enough rows to see it.
 
-- `se_share`, `se_mean`, `se_auc` (Hanley and McNeil, 1982): normal-theory standard errors.
+- `se_share`, `se_shares` (the difference of two independent shares), `se_pooled` (two groups
+  sharing one rate), `se_ratio` (delta method), `se_mean`, `se_auc` (Hanley and McNeil, 1982):
+  normal-theory standard errors; `se_interval`, the one a 95% interval implies; `clustered_se`,
+  for rows that share noise within clusters (a panel's people).
 - `beyond_above`, `beyond_below`: value - z * se > limit, value + z * se < limit.
+- `none_unlikely`: whether seeing no rows where `expected` were due is itself past chance.
 - `resample_weights`: a paired bootstrap over rows as multinomial counts (rows x resamples), seeded,
   so any measure that is a weighted sum over rows (R2 from its sums of squares, ROC AUC from
   weighted ranks) is recomputed for a thousand resamples without refitting or re-predicting.
 - `weighted_r2`, `weighted_auc`: those measures for a stack of weight vectors at once.
+- `lower_quantile`, `upper_quantile`: the one-sided bounds of a bootstrap distribution.
 - `prediction_lower`: the one-sided prediction bound for one more draw of a quantity observed a
   few times (Student's t), for references built by re-splitting real rows.
 """
@@ -28,11 +33,18 @@ __all__ = [
     "RESAMPLES",
     "beyond_above",
     "beyond_below",
+    "clustered_se",
+    "lower_quantile",
+    "none_unlikely",
     "prediction_lower",
     "resample_weights",
     "se_auc",
+    "se_interval",
     "se_mean",
+    "se_pooled",
+    "se_ratio",
     "se_share",
+    "se_shares",
     "upper_quantile",
     "weighted_auc",
     "weighted_r2",
@@ -53,6 +65,38 @@ def z(significance: float) -> float:
 def se_share(p: float, n: int) -> float:
     """Standard error of a share p observed over n rows."""
     return float(np.sqrt(max(p * (1.0 - p), 0.0) / max(n, 1)))
+
+
+def se_shares(p1: float, n1: int, p2: float, n2: int) -> float:
+    """Standard error of the difference of two independent shares, p1 over n1 rows and p2 over n2."""
+    return float(np.sqrt(p1 * (1 - p1) / max(n1, 1) + p2 * (1 - p2) / max(n2, 1)))
+
+
+def se_pooled(p: float, n1: int, n2: int) -> float:
+    """Standard error of the difference of two shares over n1 and n2 rows that share one rate p
+    (an expected rate against an observed one)."""
+    return float(np.sqrt(p * (1 - p) * (1 / n1 + 1 / n2)))
+
+
+def se_ratio(p1: float, n1: int, p2: float, n2: int) -> float:
+    """Delta-method standard error of the ratio p1 / p2 of two independent shares (0 where either
+    is 0: the ratio is then judged by its value alone)."""
+    if p1 <= 0 or p2 <= 0:
+        return 0.0
+    return float(p1 / p2 * np.sqrt((1 - p1) / (p1 * n1) + (1 - p2) / (p2 * n2)))
+
+
+def se_interval(low: float, high: float) -> float:
+    """The standard error a two-sided 95% normal interval (low, high) implies."""
+    return (high - low) / (2 * 1.96)
+
+
+def clustered_se(values: np.ndarray, clusters: np.ndarray) -> float:
+    """Standard error of the mean of `values` whose rows share noise within `clusters` (integer
+    codes): the cluster-robust (sandwich) estimate."""
+    deviations = np.asarray(values, dtype=float) - float(np.mean(values))
+    sums = np.bincount(clusters, weights=deviations)
+    return float(np.sqrt((sums**2).sum()) / max(len(deviations), 1))
 
 
 def se_mean(values: np.ndarray) -> float:
@@ -79,6 +123,17 @@ def beyond_above(value: float, limit: float, se: float, significance: float) -> 
 def beyond_below(value: float, limit: float, se: float, significance: float) -> bool:
     """True when `value` is below `limit` by more than noise explains (one-sided)."""
     return value + z(significance) * se < limit
+
+
+def none_unlikely(expected: float, significance: float) -> bool:
+    """True when seeing no item where `expected` were due (a Poisson count) is at most as likely
+    as `significance`: exp(-expected) <= significance."""
+    return expected >= -np.log(significance)
+
+
+def lower_quantile(draws: np.ndarray, significance: float) -> float:
+    """The one-sided lower bound of a bootstrap distribution: its `significance` quantile."""
+    return float(np.nanquantile(draws, significance))
 
 
 def upper_quantile(draws: np.ndarray, significance: float) -> float:

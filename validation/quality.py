@@ -54,9 +54,9 @@ def check(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
     holdout: pd.DataFrame | None,
+    *,
     contract: Contract,
     thresholds: QualityChecks,
-    *,
     seed: int = 0,
 ) -> CheckResult:
     scored = _Scored.of(real, synthetic, contract)

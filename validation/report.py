@@ -11,25 +11,12 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from validation.report_html import escape, number, status
+from validation.report_html import escape, head, number, reasons, section
 from validation.report_html import table as _table
 
 __all__ = ["render"]
 
 _REAL, _SYNTHETIC = "#3b6fb6", "#e07b39"
-_STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2430;padding:0 1rem}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde2ea;padding-bottom:.3rem}
-table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.3rem .6rem;border-bottom:1px solid #eef1f5;text-align:left}
-th{background:#f6f8fa}.pass{color:#116329;font-weight:600}.fail{color:#b42318;font-weight:600}.muted{color:#667085}
-.verdict{display:inline-block;padding:.4rem 1rem;border-radius:.4rem;font-size:1.2rem}
-.verdict.pass{background:#dafbe1}.verdict.fail{background:#ffebe9}.cards{display:flex;gap:1rem;flex-wrap:wrap}
-.card{border:1px solid #dde2ea;border-radius:.4rem;padding:.6rem 1rem;min-width:9rem}.card.fail{border-color:#b42318}
-.card b{display:block;font-size:1.2rem}.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(21rem,1fr));gap:1rem}
-figure{margin:0;border:1px solid #eef1f5;border-radius:.4rem;padding:.5rem}figcaption{font-weight:600}
-.heat td{width:1.6rem;height:1.6rem;padding:0;text-align:center;font-size:10px}.heat th{font-weight:400;font-size:11px}
-.key{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 .8rem;vertical-align:middle}
-"""
 _ORDER = ("expectations", "quality", "utility", "detection", "privacy", "bias")
 
 
@@ -81,25 +68,6 @@ def _protection(done: dict[str, Any] | None) -> str:
     return f"<h2>Value protection</h2><p>{escape(line)}</p>" + (_table(rows) if rows else "")
 
 
-def head(run: dict[str, Any], verdict: dict[str, Any], *, title: str = "", style: str = "") -> str:
-    """The document head and the verdict banner, shared by the table and the image report."""
-    state, job = status(verdict["status"]), escape(run["job"])
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>synth report: {job}</title><style>{_STYLE}{style}</style></head><body>"
-        f"<h1>synth report: {job}{escape(title)}</h1>"
-        f"<p><span class='verdict {state}'>{'PUBLISHED' if state == 'pass' else 'QUARANTINED'}: "
-        f"gate {state}</span> <span class=muted>run {escape(run['run_id'])}</span></p>"
-    )
-
-
-def reasons(verdict: dict[str, Any]) -> str:
-    if not verdict["reasons"]:
-        return ""
-    items = "".join(f"<li>{escape(r)}</li>" for r in verdict["reasons"])
-    return f"<h2>Why the gate failed</h2><ul>{items}</ul>"
-
-
 def _cards(metrics: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str:
     run = metrics["run"]
     cards: list[tuple[str, Any, bool | None]] = [
@@ -133,17 +101,8 @@ def _cards(metrics: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str:
     return f"<div class=cards>{body}</div>"
 
 
-def _section(title: str, check: dict[str, Any] | None) -> str:
-    if check is None:
-        return f"<h2>{escape(title)} <span class=muted>not run</span></h2>"
-    state = "pass" if check["passed"] else "fail"
-    head = f"<h2>{escape(title)} <span class={state}>{state}</span></h2>"
-    reasons = "".join(f"<p class=fail>{escape(r)}</p>" for r in check["reasons"])
-    return head + reasons
-
-
 def _fidelity(metrics: dict[str, Any], check: dict[str, Any] | None) -> str:
-    parts = [_section("Fidelity (SDMetrics quality and diagnostic reports)", check)]
+    parts = [section("Fidelity (SDMetrics quality and diagnostic reports)", check)]
     if check is not None:
         m, limits = check["metrics"], check["charts"].get("limits", {})
         rows = [
@@ -244,7 +203,7 @@ def _heatmap(association: dict[str, Any] | None) -> str:
 
 def _privacy(check: dict[str, Any] | None) -> str:
     """Each measure against its honest baseline (holdout rows the engine never saw)."""
-    parts = [_section("Privacy: does the synthetic data reveal the training rows?", check)]
+    parts = [section("Privacy: does the synthetic data reveal the training rows?", check)]
     if check is None:
         return parts[0]
     charts = check["charts"]
@@ -296,7 +255,7 @@ def _privacy(check: dict[str, Any] | None) -> str:
 
 def _bias(check: dict[str, Any] | None) -> str:
     """Groups of the sensitive columns, what the plan asked for, and fairness downstream."""
-    parts = [_section("Bias: what happened to each group?", check)]
+    parts = [section("Bias: what happened to each group?", check)]
     if check is None:
         return parts[0]
     charts = check["charts"]
@@ -373,7 +332,7 @@ def _rate(rate: Any) -> Any:
 
 def _check(title: str, check: dict[str, Any] | None, note: str = "") -> str:
     """A check's section: its verdict and reasons, its metrics, then its per-item details."""
-    parts = [_section(title, check)]
+    parts = [section(title, check)]
     if check is not None:
         parts.append(_table([check["metrics"]]))
         if check["details"]:

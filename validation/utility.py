@@ -47,9 +47,9 @@ def check(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
     holdout: pd.DataFrame | None,
+    *,
     contract: Contract,
     thresholds: UtilityChecks,
-    *,
     seed: int = 0,
 ) -> CheckResult:
     targets = [c for c in contract.modelled if Role.target in c.roles]

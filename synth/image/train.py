@@ -5,13 +5,13 @@
     fakes = sample(result.model, labels, seed=1)
 
 A monitor is any `(model, epoch) -> dict` with at least `score` (higher is better); without one,
-`diversity_monitor` compares the spread and closeness of samples to the real images, class by class.
+`synth.image.monitor.diversity_monitor` compares the spread and closeness of samples to the real
+images, class by class.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,13 +21,13 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from synth import progress
 from synth.image.models import KINDS, ConditionalGAN, ConditionalVAE, GANConfig, VAEConfig
 
 __all__ = [
     "Monitor",
     "TrainResult",
     "TrainSettings",
-    "diversity_monitor",
     "redraw",
     "sample",
     "train",
@@ -40,14 +40,7 @@ Step = Callable[[Tensor, Tensor], dict[str, Tensor]]
 # and the generator gets no useful gradient; two such epochs in a row count as divergence.
 CRITIC_WON, GENERATOR_LOST, WON_EPOCHS = 0.01, 10.0, 2
 GAN_LOSS_EXPLODED = 1e4  # spectrally normalised critics keep logits far below this
-COLLAPSE_RATIO = 0.1  # within-class spread of samples below 10% of the real images' spread
-# Median distance from a sample to its nearest other sample of the class, over the same among as
-# many real images: a generator that repeats a few modes (1, 2, 4 or 8 distinct images among 32,
-# with small noise) scores about 0.1 on MNIST; real images about 0.9-1.0, blurred averages of two
-# real images 0.73. The mean spread above misses all but one mode: two modes keep half of it.
-DISTINCT_RATIO = 0.3
 RECOVERY = 1.1  # a flagged epoch whose distinctness beats all before by 10% does not count
-REAL_PER_CLASS = 256  # real images per class the fallback monitor compares against
 
 
 @dataclass
@@ -105,7 +98,10 @@ def train(
     model = model.to(memory_format=memory)
     data = images.to(device, torch.float32).contiguous(memory_format=memory)
     targets = labels.to(device)
-    monitor = monitor or diversity_monitor(images, labels, seed=settings.seed)
+    if monitor is None:
+        from synth.image.monitor import diversity_monitor
+
+        monitor = diversity_monitor(images, labels, seed=settings.seed)
     shuffle = torch.Generator().manual_seed(settings.seed)
     noise = torch.Generator(device=device).manual_seed(settings.seed)
     use_bf16 = settings.amp and on_cuda and torch.cuda.is_bf16_supported()
@@ -138,10 +134,12 @@ def train(
         reason = _divergence(kind, result.history)
         if reason:
             result.diverged, result.reason = True, reason
+            progress.report("fit", epoch, epoch, **losses)  # the last epoch: 100%
             break
         if isinstance(model, ConditionalVAE):  # the monitor judges what sampling will draw
             model.fit_prior(data, targets, seed=settings.seed)
-        record.update(monitor(model, epoch))
+        with progress.silenced():  # the monitor's samples are not the run's sampled images
+            record.update(monitor(model, epoch))
         score = float(record["score"])
         if score > best_score:
             best_state, best_score, result.best_epoch, stale = _copy_state(model), score, epoch, 0
@@ -151,6 +149,8 @@ def train(
         collapsed_run = collapsed_run + 1 if stuck else 0
         bar.update(1)
         bar.set_postfix({k: _short(v) for k, v in record.items() if k not in ("epoch", "seconds")})
+        stop = collapsed_run >= settings.patience or stale >= settings.patience
+        progress.report("fit", epoch, epoch if stop else settings.epochs, **losses, score=score)
         if collapsed_run >= settings.patience:
             result.collapsed = True
             result.reason = f"mode collapse: the monitor flagged {collapsed_run} epochs in a row"
@@ -292,10 +292,11 @@ def sample(
     device = resolve_device(device)
     model.to(device)
     generator = torch.Generator(device=device).manual_seed(seed)
-    chunks = [
-        model.sample(labels[i : i + batch_size].to(device), generator=generator).cpu()
-        for i in range(0, len(labels), batch_size)
-    ]
+    chunks: list[Tensor] = []
+    for i in range(0, len(labels), batch_size):
+        batch = labels[i : i + batch_size].to(device)
+        chunks.append(model.sample(batch, generator=generator).cpu())
+        progress.advance("sample", len(chunks[-1]), len(labels))
     c = model.config
     return torch.cat(chunks) if chunks else torch.empty(0, c.channels, c.image_size, c.image_size)
 
@@ -309,101 +310,17 @@ def redraw(
     seed: int,
     rounds: int,
 ) -> tuple[Tensor, int, int]:
-    """Replace the images `keep` rejects with fresh draws for the same labels, each round seeded
-    from `seed` and the round, for up to `rounds` rounds (the image privacy filter). Returns the
-    images, how many were rejected at first, and how many are still rejected."""
-    kept = keep(images)
-    images, rejected = images.clone(), int((~kept).sum())
-    for round_ in range(1, rounds + 1):
-        redo = (~kept).nonzero().squeeze(1)
-        if not len(redo):
-            break
-        fresh = sample(model, labels[redo], seed=seed + 7919 * round_)
-        images[redo], kept[redo] = fresh, keep(fresh)
-    return images, rejected, int((~kept).sum())
+    """Replace the images `keep` rejects with fresh draws for the same labels, round r seeded from
+    `seed` and r, for up to `rounds` rounds (the image privacy filter; synth.redraw, per slot).
+    Returns the images, how many were rejected at first, and how many are still rejected."""
+    from synth.redraw import redraw as refill
 
+    def draw(slots, round_: int) -> Tensor:  # slots: a numpy array of the rejected images
+        with progress.silenced():  # replacements, not more of the planned images
+            return sample(model, labels[slots], seed=seed + 7919 * round_)
 
-def diversity_monitor(
-    images: Tensor,
-    labels: Tensor,
-    *,
-    per_class: int = 32,
-    seed: int = 0,
-    features: Callable[[Tensor], Tensor] | None = None,
-) -> Monitor:
-    """The fallback monitor: `per_class` samples of every class, compared with real images of it,
-    as pixels or, given `features` (images -> (N, D) on the CPU, e.g. a judge classifier's), in
-    that feature space, where blur does not read as sameness: on 8x8 digits, lightly smoothed real
-    images score 0.35-0.4 in pixel distinctness but 0.67-1.0 in a classifier's features, while a
-    few repeated modes score under 0.2 in both.
-
-    diversity: mean pairwise L2 distance of a class's samples / the same among its real images;
-    distinctness: median distance from a sample to its nearest other sample of the class / the
-    same among `per_class` real images of it, which falls to about 0.1 when a few modes repeat;
-    collapsed when any class falls under 0.1 in diversity or 0.3 in distinctness. fidelity: mean
-    distance from a sample to its nearest real image of the class, on the same scale. score: -loss on 1,024 fixed
-    training images for a cVAE (its likelihood bound is a sound model-selection signal); for a
-    cGAN, whose losses are not, mean over classes of min(diversity, 1) - fidelity: spread up to
-    the real spread is rewarded, and noise (spread but far from every real image) is not.
-    """
-    embed = features or (lambda batch: batch.flatten(1).float())
-    picker = torch.Generator().manual_seed(seed)
-    classes = [c for c in labels.unique().tolist() if int((labels == c).sum()) >= 2]
-    real = []
-    for c in classes:
-        members = (labels == c).nonzero().squeeze(1)
-        members = members[torch.randperm(len(members), generator=picker)[:REAL_PER_CLASS]]
-        real.append(embed(images[members]))
-    real_spread = torch.stack([_mean_pairwise(r[None])[0] for r in real])
-    real_gap = torch.stack([_median_nearest(r[None, :per_class])[0] for r in real])
-    held = torch.randperm(len(images), generator=picker)[:1024]
-    held_images, held_labels = images[held].float(), labels[held]
-    wanted = torch.tensor(classes).repeat_interleave(per_class)
-
-    def monitor(model: nn.Module, epoch: int) -> dict[str, Any]:
-        device = next(itertools.chain(model.parameters(), model.buffers())).device
-        fakes = embed(sample(model, wanted, seed=seed, device=device))
-        fakes = fakes.view(len(classes), per_class, -1)
-        diversity = _mean_pairwise(fakes) / real_spread
-        distinct = _median_nearest(fakes) / real_gap.clamp_min(1e-12)
-        fidelity = torch.stack(
-            [torch.cdist(f, r).min(dim=1).values.mean() for f, r in zip(fakes, real, strict=True)]
-        )
-        fidelity = fidelity / real_spread
-        report = {
-            "diversity": float(diversity.mean()),
-            "min_diversity": float(diversity.min()),
-            "distinctness": float(distinct.min()),
-            "fidelity": float(fidelity.mean()),
-            "collapsed": bool(diversity.min() < COLLAPSE_RATIO or distinct.min() < DISTINCT_RATIO),
-        }
-        if isinstance(model, ConditionalVAE):
-            report["score"] = -_held_loss(model, held_images, held_labels, seed, device)
-        else:
-            report["score"] = float((diversity.clamp(max=1.0) - fidelity).mean())
-        return report
-
-    return monitor
-
-
-def _median_nearest(points: Tensor) -> Tensor:
-    """Median distance from each point to its nearest other point, per group: (G, K, D) -> (G,)."""
-    d = torch.cdist(points, points)
-    d.diagonal(dim1=1, dim2=2).fill_(math.inf)
-    return d.min(dim=2).values.median(dim=1).values
-
-
-def _mean_pairwise(points: Tensor) -> Tensor:
-    """Mean L2 distance over distinct pairs, per leading group: (G, K, D) -> (G,)."""
-    k = points.shape[1]
-    return torch.cdist(points, points).sum(dim=(1, 2)) / (k * (k - 1))
-
-
-@torch.no_grad()
-def _held_loss(model: nn.Module, x: Tensor, y: Tensor, seed: int, device: torch.device) -> float:
-    was_training = model.training
-    model.eval()
-    generator = torch.Generator(device=device).manual_seed(seed)
-    loss = model.loss(x.to(device), y.to(device), generator=generator)["loss"]
-    model.train(was_training)
-    return float(loss)
+    draws, tally = refill(images, keep=keep, draw=draw, max_rounds=rounds, per_slot=True)
+    images = images.clone()
+    for redrawn in draws[1:]:  # a slot still rejected keeps its last round's draw
+        images[redrawn.slots] = redrawn.items
+    return images, tally.replaced, tally.shortfall

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,10 +34,8 @@ __all__ = [
     "check_partitioning",
     "hive_segment",
     "publish",
-    "read_parts",
     "require_inside",
     "seal_parts",
-    "stage_parts",
     "write_part",
 ]
 
@@ -64,37 +61,6 @@ class StagedParts:
     rows: int
 
 
-def stage_parts(
-    batches: Iterable[pd.DataFrame], folder: Path, contract: Contract, *, rows_per_file: int
-) -> StagedParts:
-    """Write batches as Parquet part files of at most `rows_per_file` rows; one batch in memory."""
-    folder.mkdir(parents=True, exist_ok=True)
-    schema = arrow_schema(contract)
-    files: list[Path] = []
-    writer: pq.ParquetWriter | None = None
-    in_file = total = 0
-    try:
-        for frame in batches:
-            table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-            offset = 0
-            while offset < table.num_rows:
-                if writer is None or in_file >= rows_per_file:
-                    if writer is not None:
-                        writer.close()
-                    files.append(folder / f"part-{len(files):05d}.parquet")
-                    writer = pq.ParquetWriter(files[-1], schema, compression="none")
-                    in_file = 0
-                take = min(rows_per_file - in_file, table.num_rows - offset)
-                writer.write_table(table.slice(offset, take))
-                offset += take
-                in_file += take
-                total += take
-    finally:
-        if writer is not None:
-            writer.close()
-    return StagedParts(tuple(files), total)
-
-
 def write_part(frames: Iterable[pd.DataFrame], path: Path, contract: Contract) -> int:
     """One staged Parquet part, a row group per frame, one frame in memory; returns its rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,14 +71,6 @@ def write_part(frames: Iterable[pd.DataFrame], path: Path, contract: Contract) -
             writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
             rows += len(frame)
     return rows
-
-
-def read_parts(staged: StagedParts) -> Iterable[pd.DataFrame]:
-    """Staged data back, one row group at a time (memory bounded by the batch size)."""
-    for file in staged.files:
-        parquet = pq.ParquetFile(file)
-        for group in range(parquet.num_row_groups):
-            yield parquet.read_row_group(group).to_pandas()
 
 
 def seal_parts(
@@ -307,14 +265,3 @@ def _write_text_synced(path: Path, text: str) -> None:
 def _fsync_file(path: Path) -> None:
     with path.open("rb") as handle:
         os.fsync(handle.fileno())
-
-
-def sample_parts(staged: StagedParts, rows: int, *, seed: int) -> pd.DataFrame:
-    """A seeded sample of about `rows` staged rows, read one row group at a time."""
-    share = min(1.0, rows / staged.rows) if staged.rows else 1.0
-    rng = np.random.default_rng(seed)
-    kept = [
-        frame if share >= 1.0 else frame[rng.random(len(frame)) < share]
-        for frame in read_parts(staged)
-    ]
-    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()

@@ -18,6 +18,7 @@ import pandas as pd
 from schemas.contract import Contract
 from schemas.errors import SpecError
 from schemas.spec import ColumnType
+from synth import progress
 from synth.tabular.base import read_model, write_manifest
 
 __all__ = ["BootstrapEngine", "IndependentEngine"]
@@ -49,6 +50,7 @@ class IndependentEngine:
         seed: int,
         subjects: np.ndarray | None = None,  # no held-out rows here: nothing to group
     ) -> None:
+        progress.report("fit", 0, 1)  # one pass over the columns: one "epoch"
         self._rows = len(train)
         for column in contract.modelled:
             values = train[column.name]
@@ -80,6 +82,7 @@ class IndependentEngine:
                     ],
                     "probabilities": counts.to_numpy().tolist(),
                 }
+        progress.report("fit", 1, 1)
 
     def sample(
         self, rows: int, *, seed: int, conditions: Mapping[str, Any] | None = None
@@ -146,6 +149,7 @@ class BootstrapEngine:
         subjects: np.ndarray | None = None,  # no held-out rows here: nothing to group
     ) -> None:
         self._train = train.reset_index(drop=True)
+        progress.report("fit", 1, 1)  # nothing to learn: done at once
 
     def sample(
         self, rows: int, *, seed: int, conditions: Mapping[str, Any] | None = None

@@ -21,6 +21,7 @@ import pandas as pd
 from schemas.contract import ColumnContract, Contract
 from schemas.errors import SpecError, SynthError
 from schemas.spec import ColumnType
+from synth import progress
 from synth.tabular.base import read_model, write_manifest
 
 __all__ = ["CTGANEngine", "CopulaGANEngine", "GaussianCopulaEngine", "TVAEEngine"]
@@ -142,6 +143,8 @@ class _SDVEngine:
         if contract.constraints:
             self._model.add_constraints(sdv_constraints(contract))
         seed_everything(seed)
+        epochs = self._planned_epochs()
+        progress.report("fit", 0, epochs)
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -155,6 +158,14 @@ class _SDVEngine:
                 ) from None
         self._fit_seconds = time.perf_counter() - started
         self._rows = len(train)
+        progress.report("fit", epochs or 0, epochs, **self._last_loss())
+
+    def _planned_epochs(self) -> int | None:
+        """GaussianCopula fits in one pass: one "epoch"."""
+        return 1
+
+    def _last_loss(self) -> dict[str, float]:
+        return {}
 
     def sample(
         self, rows: int, *, seed: int, conditions: Mapping[str, Any] | None = None
@@ -214,10 +225,30 @@ class GaussianCopulaEngine(_SDVEngine):
 
 
 class _NeuralEngine(_SDVEngine):
-    """Trains for many epochs: shows a per-epoch progress bar (stderr) unless `verbose: false`."""
+    """Trains for many epochs: shows a per-epoch progress bar (stderr) unless `verbose: false`.
+
+    ctgan's training loop takes no per-epoch callback (sdv-dev/CTGAN#456, SDV#460), so progress
+    ticks at the start and the end of `fit` only, the end with the last epoch's loss from
+    `get_loss_values()`; hooking its tqdm bar or its `loss_values` would tie us to its internals.
+    """
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**{"verbose": True, **params})
+
+    def _planned_epochs(self) -> int | None:
+        epochs = getattr(self._model, "epochs", None)  # a wrong type is SDV's to reject, in fit
+        return epochs if isinstance(epochs, int) else None
+
+    def _last_loss(self) -> dict[str, float]:
+        """The last epoch's generator loss (CTGAN, CopulaGAN) or mean batch loss (TVAE)."""
+        try:
+            losses = self._model.get_loss_values()
+            if "Generator Loss" in losses:
+                return {"loss": float(losses["Generator Loss"].iloc[-1])}
+            last = losses[losses["Epoch"] == losses["Epoch"].iloc[-1]]
+            return {"loss": float(last["Loss"].mean())}
+        except Exception:  # a progress aggregate is never worth failing a fitted model for
+            return {}
 
 
 class CTGANEngine(_NeuralEngine):

@@ -11,7 +11,7 @@ import yaml
 from flows.cli import main
 from tests.builders import adult, write_job
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
 
 def _run(capsys, *argv: str) -> tuple[int, str]:
@@ -224,6 +224,6 @@ def test_dask_address_on_an_image_job_is_refused(tmp_path: Path, capsys) -> None
     )
     assert code == 2
     assert _error_lines(err) == [
-        f"synth: error: --dask-address: {spec} is an image job; image jobs run in one process"
+        f"synth: error: --dask-address: {spec} is a job of kind images, which runs in one process"
     ]
     assert not (tmp_path / "out").exists()

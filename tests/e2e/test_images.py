@@ -83,6 +83,43 @@ def test_digits_publish_hugging_face_parquet_marked_synthetic(
     assert again.read_text(encoding="utf-8") == report
 
 
+def test_image_and_table_parquet_carry_the_same_synth_metadata_keys(
+    digits_run: dict[str, Any], tmp_path: Path
+) -> None:
+    """One flow writes both: the same provenance (source fingerprint, engine parameters, ...)."""
+    from tests.builders import adult, write_job
+
+    output = {"path": str(tmp_path / "out"), "keep_quarantined_rows": True}
+    table_job = write_job(tmp_path / "table", adult(400), output=output)
+    code, table_run = _run(table_job, "--rows", "200")
+    assert code in (0, 1), table_run  # published or not, its rows are kept
+    keys = {}
+    for kind, summary in (("images", digits_run), ("table", table_run)):
+        part = next(Path(summary["data"]).rglob("*.parquet"))
+        keys[kind] = set(json.loads(pq.read_schema(part).metadata[b"synth"]))
+    assert keys["images"] == keys["table"]
+    assert {"source_fingerprint", "engine_params", "kind", "spec_hash"} <= keys["images"]
+
+
+def test_changing_only_the_schedule_leaves_regenerate_idle_for_an_image_job(
+    digits_run: dict[str, Any], capsys
+) -> None:
+    spec = Path(digits_run["output"]).parents[2] / "digits.yaml"
+    raw = yaml.safe_load(spec.read_text())
+    raw["schedule"] = {"cron": "0 3 * * *"}
+    scheduled = spec.with_name("digits-scheduled.yaml")
+    scheduled.write_text(yaml.safe_dump(raw))
+    capsys.readouterr()
+    assert main(["regenerate", str(scheduled), "--dry-run", "--json"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["reason"] == "unchanged", row
+    raw["sample"]["seed"] = 1  # a change of meaning does rerun it
+    scheduled.write_text(yaml.safe_dump(raw))
+    assert main(["regenerate", str(scheduled), "--dry-run", "--json"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["reason"] == "spec changed", row
+
+
 def test_image_report_renders_offline_and_shows_only_synthetic_images(
     digits_run: dict[str, Any], browser
 ) -> None:

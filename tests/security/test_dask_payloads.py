@@ -17,9 +17,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from flows.partitions import Partition, run_partition
 from schemas.spec import DatasetSchema, ExpectationChecks, SampleSpec
 from synth.io import build_contract
+from synth.modalities.table.partitions import Partition, run_partition
 from synth.sampling import Identifiers, plan_batches, plan_partitions
 from synth.tabular import make_engine
 from tests.builders import CANARY_EMAIL, CANARY_NAME, COLUMNS, adult, write_job

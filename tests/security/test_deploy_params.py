@@ -21,7 +21,7 @@ from flows.deployments import (
     deployments,
     request_parameters,
     serve_environment,
-    served_flow,
+    serve_job,
 )
 from schemas.errors import SpecError
 from tests.builders import REPO, write_job
@@ -79,7 +79,7 @@ def _spec(tmp_path: Path) -> Path:
 def test_the_served_flow_takes_only_bounded_rows_and_seed(tmp_path: Path) -> None:
     from prefect.exceptions import ParameterTypeError, SignatureMismatchError
 
-    served = served_flow(_spec(tmp_path))
+    served = serve_job
     assert set(served.parameters.properties) == {"rows", "seed"}
     assert served.validate_parameters({"rows": 250, "seed": 4}) == {"rows": 250, "seed": 4}
     # what the runner does with every flow run's parameters before the first step
@@ -101,7 +101,7 @@ def test_which_spec_runs_is_fixed_on_the_worker_not_in_the_request(
     spec = _spec(tmp_path)
     (deployment,) = deployments([spec])
     # the deployment names an importable flow and holds no parameter (no spec path, nothing)
-    assert deployment.entrypoint == "flows.deployments.serve_table_job"
+    assert deployment.entrypoint == "flows.deployments.serve_job"
     assert deployment.parameters == {}
     served = json.loads(serve_environment([spec])[SERVED_SPECS])
     assert served == {"synthesize/adult-small": str(spec.resolve())}
@@ -133,6 +133,7 @@ def test_synth_request_refuses_out_of_bounds_flags_in_one_line() -> None:
         request_parameters(rows=None, seed=-1)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("prefect_server")
 def test_a_flow_run_with_foreign_parameters_never_reaches_a_step(tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
@@ -159,7 +160,7 @@ def test_a_flow_run_with_foreign_parameters_never_reaches_a_step(tmp_path: Path)
     assert flow_run.parameters["source"] == "/etc/passwd"
     # then the worker runs it as the runner would: the parameter check fails it first
     state = run_flow(
-        served_flow(spec), flow_run=flow_run, parameters=flow_run.parameters, return_type="state"
+        serve_job, flow_run=flow_run, parameters=flow_run.parameters, return_type="state"
     )
     assert state.is_failed() and "parameters" in (state.message or "")
     assert not (tmp_path / "x").exists() and not (tmp_path / "job" / "out").exists()

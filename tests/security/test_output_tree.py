@@ -18,8 +18,8 @@ from schemas import load_spec
 from schemas.spec import DatasetSchema
 from synth.io import build_contract
 from synth.io.model_store import ModelStore, store_root
-from synth.io.publish import RunFolders, publish, stage_parts
-from tests.builders import COLUMNS, REPO, adult, write_job
+from synth.io.publish import RunFolders, publish
+from tests.builders import COLUMNS, REPO, adult, stage_frames, write_job
 
 QUICK = {
     "model": {"engine": "independent"},
@@ -43,7 +43,7 @@ def _publish_failed(out: Path, **keep: bool) -> Path:
     contract, typed = build_contract(adult(200), DatasetSchema(columns=COLUMNS), label="t")
     folders = RunFolders.new(out, "job", "r1")
     folders.begin()
-    staged = stage_parts([typed], folders.staged_parts, contract, rows_per_file=500)
+    staged = stage_frames([typed], folders.staged_parts, contract)
     return publish(
         folders,
         staged,

@@ -14,8 +14,8 @@ import pytest
 from schemas import SpecError, load_spec
 from schemas.spec import DatasetSchema
 from synth.io import build_contract
-from synth.io.publish import RunFolders, hive_segment, publish, require_inside, stage_parts
-from tests.builders import COLUMNS, adult, write_job
+from synth.io.publish import RunFolders, hive_segment, publish, require_inside
+from tests.builders import COLUMNS, adult, stage_frames, write_job
 
 HOSTILE = ["/abs/path", "../x", "../../escaped", ".hidden", "_meta", "a=b", "a\\b", "", "a\nb"]
 
@@ -56,7 +56,7 @@ def test_publishing_never_writes_outside_the_run_even_past_the_spec(
     contract, typed = build_contract(frame, DatasetSchema(columns=columns), label="t")
     out = tmp_path / "out"
     folders = RunFolders.new(out, "job", "r1")
-    staged = stage_parts([typed], folders.staged_parts, contract, rows_per_file=500)
+    staged = stage_frames([typed], folders.staged_parts, contract)
     with pytest.raises(SpecError, match="output.partition_by"):
         publish(
             folders,

@@ -70,7 +70,9 @@ def test_a_rare_target_class_or_group_is_named_nowhere_in_the_bias_check(tables)
     assert (train["outcome"] == RARE_OUTCOME).sum() < 30
     plan = SampleSpec.model_validate({"parity": {"column": "group"}})
     _, fair = fair_cells(plan, train, contract, 2400, min_count=30)
-    result = bias.check(train, holdout, synthetic, contract, BiasChecks(min_count=30), fair=fair)
+    result = bias.check(
+        train, synthetic, holdout, contract=contract, thresholds=BiasChecks(min_count=30), fair=fair
+    )
     verdict = fold([result])
     text = _named_anywhere(result.to_dict(), fair.to_dict(), verdict.to_dict())
     assert RARE_OUTCOME not in text and RARE_GROUP not in text
@@ -85,7 +87,9 @@ def test_a_rare_positive_class_is_judged_under_a_placeholder(tables) -> None:
     plan = SampleSpec.model_validate({"parity": {"column": "sex", "positive": RARE_OUTCOME}})
     _, fair = fair_cells(plan, train, contract, 2400, min_count=30)
     assert fair.positive == RARE_OUTCOME and fair.positive_name == RARE_CLASS
-    result = bias.check(train, holdout, synthetic, contract, BiasChecks(min_count=30), fair=fair)
+    result = bias.check(
+        train, synthetic, holdout, contract=contract, thresholds=BiasChecks(min_count=30), fair=fair
+    )
     assert RARE_OUTCOME not in _named_anywhere(result.to_dict(), fair.to_dict())
     assert result.charts["plan"]["parity"]["positive"] == RARE_CLASS
 

@@ -20,22 +20,22 @@ import pytest
 
 from schemas.spec import DatasetSchema
 from synth.io import build_contract
-from synth.io.publish import RunFolders, publish, stage_parts
+from synth.io.publish import RunFolders, publish
 from synth.io.run_folders import OWNER, STAGING_LEASE_S, point_latest
-from tests.builders import COLUMNS, REPO, adult
+from tests.builders import COLUMNS, REPO, adult, stage_frames
 
 CRASHING_RUN = """
 import os, signal, sys
 from pathlib import Path
 from schemas.spec import DatasetSchema
 from synth.io import build_contract
-from synth.io.publish import RunFolders, stage_parts
-from tests.builders import COLUMNS, adult
+from synth.io.publish import RunFolders
+from tests.builders import COLUMNS, adult, stage_frames
 
 folders = RunFolders.new(Path(sys.argv[1]), "job", "20250101T000000Z-dead00")
 folders.begin()
 contract, typed = build_contract(adult(50), DatasetSchema(columns=COLUMNS), label="t")
-stage_parts([typed], folders.staged_parts, contract, rows_per_file=100)
+stage_frames([typed], folders.staged_parts, contract)
 os.kill(os.getpid(), signal.SIGKILL)  # no finally, no atexit: what kill -9 leaves
 """
 
@@ -93,7 +93,7 @@ def test_only_stale_staging_is_swept(tmp_path: Path) -> None:
 def _publish(out: Path, run_id: str, contract, typed) -> Path:
     folders = RunFolders.new(out, "job", run_id)
     folders.begin()
-    staged = stage_parts([typed], folders.staged_parts, contract, rows_per_file=500)
+    staged = stage_frames([typed], folders.staged_parts, contract)
     return publish(folders, staged, passed=True, metadata={}, documents={}, compression="none")
 
 

@@ -39,7 +39,7 @@ def run_wide_paths(train_rows: int = TRAIN_ROWS) -> dict[str, Any]:
     import torch
 
     from schemas.spec import DetectionChecks, PrivacyChecks
-    from tests.unit.test_wide_tables import wide_tables
+    from tests.validation.test_wide_tables import wide_tables
     from validation import detection, privacy
 
     torch.set_num_threads(1)
@@ -47,10 +47,10 @@ def run_wide_paths(train_rows: int = TRAIN_ROWS) -> dict[str, Any]:
     assert len(contract["zip"].categories) > 15_000  # the premise: a very wide column
     settings = PrivacyChecks.model_validate({"anonymeter": {"enabled": False}})
     before = _resident_mb()
-    result = privacy.check(train, holdout, fresh, contract, settings)
+    result = privacy.check(train, fresh, holdout, contract=contract, thresholds=settings)
     guard = privacy.DistanceGuard.fit(train, holdout, contract, 0.05)
     kept = guard.keep(fresh[[c.name for c in contract.modelled]])
-    found = detection.check(train, synthetic, None, contract, DetectionChecks())
+    found = detection.check(train, synthetic, None, contract=contract, thresholds=DetectionChecks())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "added_mb": round(peak - before, 1),

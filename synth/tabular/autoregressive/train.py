@@ -7,7 +7,8 @@ calibrated so that the epsilon spent stays within the budget; the accountant's e
 
 Each epoch is logged (INFO, logger `synth.tabular.autoregressive.train`): its number, the mean
 training loss, the validation loss, the learning rate and the seconds since training began (under
-DP only the number and the seconds: a loss of the private rows would be outside the accounting).
+DP only the number and the seconds: a loss of the private rows would be outside the accounting),
+and reported as a "fit" tick (`synth.progress`) with the same losses.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from torch import Tensor
 
 from schemas.errors import SpecError, SynthError
+from synth import progress
 from synth.tabular.autoregressive.model import TabularAR, hidden_loss, random_visibility
 
 __all__ = [
@@ -99,11 +101,12 @@ def train_early_stopping(
         judged.eval()
         with torch.no_grad():
             val_loss = float(judged.loss(val, val_visible))
+        mean_loss = float(train_loss) / len(fit_rows)
         log.info(
             "epoch %d/%d: train loss %.4f, validation loss %.4f, lr %.2g, %.1f s",
             epoch,
             epochs,
-            float(train_loss) / len(fit_rows),
+            mean_loss,
             val_loss,
             optimiser.param_groups[0]["lr"],
             time.perf_counter() - started,
@@ -111,13 +114,17 @@ def train_early_stopping(
         plateau.step(val_loss)
         report.history.append(round(val_loss, 5))
         report.epochs += 1
+        stop = False
         if val_loss < best - 1e-4:
             best, stale = val_loss, 0
             best_state = {k: v.detach().clone() for k, v in judged.state_dict().items()}
         else:
             stale += 1
-            if stale >= params["patience"]:
-                break
+            stop = stale >= params["patience"]
+        # an early stop reports its last epoch as the total: a finished fit reads 100%
+        progress.report("fit", epoch, epoch if stop else epochs, loss=mean_loss, val_loss=val_loss)
+        if stop:
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     report.best_validation_loss = round(best, 5)
@@ -195,8 +202,10 @@ def _train_dp(
                 logits = private(batch, visible)  # through Opacus' per-sample hooks
                 criterion(logits, batch, visible).backward()  # two passes: norms, then clipped
                 optimiser.step()
-        # no loss in the log: an un-noised loss of the private rows is outside the accounting
+        # no loss in the log or the tick: an un-noised loss of the private rows is outside the
+        # accounting
         log.info("DP epoch %d/%d: %.1f s", epoch, epochs, time.perf_counter() - started)
+        progress.report("fit", epoch, epochs)
     spent = float(privacy.get_epsilon(delta))
     private.remove_hooks()  # the bare model samples and saves; no per-sample state left on it
     model.per_sample_gradients = False

@@ -1,0 +1,246 @@
+"""synth's Python API: what the `synth` command does, for notebooks and scripts.
+
+    import synth
+    spec = synth.load_spec("jobs/adult.yaml")
+    run = synth.run(spec, rows=5_000, seed=1)
+    run.passed, run.reasons, run.report
+    frame = run.to_pandas()
+
+`run` starts the flow in this process, on the embedded Prefect server unless PREFECT_API_URL names
+one (the first start takes 30-60 s). Bad input raises a `SynthError` subclass (SpecError,
+DataError) with a one-line message; a run that fails a gate returns a `Run` whose `passed` is
+False (its report says why; nothing is published). The CLI (flows/cli.py) is a thin layer over
+these functions.
+
+This is the top layer: the only module in `synth/` that imports `flows/`, and only when a run
+starts. A spec changed in memory (`spec.model_copy(update=...)`) runs without being written
+anywhere: the flow receives a token for it, never its contents, so Prefect's database holds no
+part of the spec.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Run", "init", "load_spec", "run"]
+
+_MEMORY = "memory:"
+_in_memory: dict[str, Any] = {}  # token -> spec, for specs that exist only in this process
+_paths: dict[int, tuple[Any, Path]] = {}  # id(spec) -> (spec, the file it was read from)
+
+
+def init(
+    source: str | Path | None,
+    *,
+    out: str | Path | None = None,
+    name: str | None = None,
+    query: str | None = None,
+    url_env: str | None = None,
+    target: str | None = None,
+    sensitive: tuple[str, ...] | list[str] = (),
+    subject: str | None = None,
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+    force: bool = False,
+) -> Any:
+    """Draft a job spec from a table (as `synth init`), write it to `out` (default
+    `./<name>.yaml`) and return it loaded, ready for `run`. Review its guesses first."""
+    from synth.modalities.table.init_spec import init_spec
+
+    path, _ = init_spec(
+        None if source is None else str(source),
+        out=None if out is None else str(out),
+        name=name,
+        query=query,
+        url_env=url_env,
+        target=target,
+        sensitive=tuple(sensitive),
+        subject=subject,
+        delimiter=delimiter,
+        encoding=encoding,
+        force=force,
+    )
+    return load_spec(path)
+
+
+def load_spec(path: str | Path) -> Any:
+    """The validated spec at `path` (a table or an image job); relative paths inside it are
+    relative to its folder."""
+    from schemas.load import load_spec as load
+
+    spec = load(path)
+    _paths[id(spec)] = (spec, Path(path).resolve())
+    return spec
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a run made: its verdict, where its files are, its headline metrics."""
+
+    status: str  # "published" or "quarantined"
+    job: str
+    run_id: str
+    output: Path  # the run folder (under quarantine/ when a gate failed)
+    report: Path
+    data: Path | None  # the published Parquet folder; None when quarantined without rows
+    latest: Path | None
+    rows: int
+    reasons: tuple[str, ...]
+    headline: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "published"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The run's metrics.json (aggregates only: what its report shows)."""
+        return json.loads((self.output / "metrics.json").read_text(encoding="utf-8"))
+
+    def to_pandas(self) -> Any:
+        """The published rows (images: Hugging Face image structs and labels) as one DataFrame."""
+        import pyarrow.parquet as pq
+
+        from schemas.errors import DataError
+
+        if self.data is None:
+            raise DataError(f"run {self.run_id} was {self.status}: it has no rows to read")
+        return pq.read_table(self.data).to_pandas()
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON object `synth run --json` prints."""
+        return {
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "job": self.job,
+            "run_id": self.run_id,
+            "output": str(self.output),
+            "data": None if self.data is None else str(self.data),
+            "report": str(self.report),
+            "latest": None if self.latest is None else str(self.latest),
+            "rows": self.rows,
+            "reasons": list(self.reasons),
+            "metrics": dict(self.headline),
+        }
+
+    @classmethod
+    def from_summary(cls, summary: Mapping[str, Any]) -> Run:
+        def path(key: str) -> Path | None:
+            return Path(summary[key]) if summary.get(key) else None
+
+        return cls(
+            status=summary["status"],
+            job=summary["job"],
+            run_id=summary["run_id"],
+            output=Path(summary["output"]),
+            report=Path(summary["report"]),
+            data=path("data"),
+            latest=path("latest"),
+            rows=int(summary["rows"]),
+            reasons=tuple(summary.get("reasons", ())),
+            headline=dict(summary.get("metrics", {})),
+        )
+
+
+def run(
+    spec: Any,
+    *,
+    rows: int | None = None,
+    seed: int | None = None,
+    source: str | Path | None = None,
+    out: str | Path | None = None,
+    engine: str | None = None,
+    retrain: bool = False,
+    dask_address: str | None = None,
+    preflight: bool = True,
+) -> Run:
+    """Run a job: `spec` is a spec file's path or a spec from `load_spec` / `init` (or a copy
+    changed in memory). The keywords override the spec as the CLI's flags do. Returns the `Run`,
+    published or quarantined; raises a SynthError on bad input."""
+    from schemas.errors import GateFailed
+    from schemas.load import flag_overrides
+
+    reference, loaded = _reference(spec)
+    parameters: dict[str, Any] = {
+        "source": str(Path(source).resolve()) if source else None,
+        "out": str(Path(out).resolve()) if out else None,
+        "engine": engine,
+        "rows": rows,
+        "seed": seed,
+        "dask_address": dask_address,
+    }
+    if preflight:  # a bad file or a missing tool: one line now, before any server starts
+        from synth.modalities import modality_for
+
+        checked = resolve_spec(reference, flag_overrides(**parameters))
+        modality_for(checked).preflight(checked)
+    from flows.synthesize import synthesize
+
+    parameters = {k: v for k, v in parameters.items() if v is not None}
+    try:
+        summary = synthesize(spec_path=reference, retrain=retrain, **parameters)
+    except GateFailed as failed:
+        summary = failed.summary
+    finally:
+        if loaded is not None:
+            _in_memory.pop(reference, None)
+    return Run.from_summary(summary)
+
+
+def resolve_spec(reference: str, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The spec a flow was given: a file's path, or the token of a spec held in this process."""
+    from schemas.load import load_spec as load
+    from schemas.load import spec_from_dict
+
+    if not reference.startswith(_MEMORY):
+        return load(reference, overrides=dict(overrides or {}))
+    try:
+        spec = _in_memory[reference]
+    except KeyError:
+        from schemas.errors import SpecError
+
+        raise SpecError(
+            "spec: a spec held in memory runs only in the process that holds it; "
+            "save it to a file to run it elsewhere"
+        ) from None
+    if not any(v is not None for v in (overrides or {}).values()):
+        return spec
+    raw = spec.model_dump(mode="json", by_alias=True, exclude_unset=False)
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set(raw, _dotted(spec, dotted), value)
+    return spec_from_dict(raw, label="spec", base_dir=Path.cwd())
+
+
+def _reference(spec: Any) -> tuple[str, Any]:
+    """A flow parameter that names the spec without holding it."""
+    if isinstance(spec, str | Path):
+        return str(Path(spec).resolve()), None
+    known = _paths.get(id(spec))
+    if known is not None and known[0] is spec:
+        return str(known[1]), None
+    token = f"{_MEMORY}{secrets.token_hex(8)}"
+    _in_memory[token] = spec
+    return token, spec
+
+
+def _dotted(spec: Any, dotted: str) -> str:
+    if getattr(spec, "kind", None) == "images" and dotted == "sample.rows":
+        return "sample.per_class"  # an image job counts images per class
+    return dotted
+
+
+def _set(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        raw = raw.setdefault(key, {})
+    raw[leaf] = value
