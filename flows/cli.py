@@ -70,27 +70,24 @@ def _print_json(payload: dict[str, Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`synth.run` with the flags: the spec is checked before Prefect starts (exit 2)."""
     import synth
-    from schemas.errors import SpecError
     from synth.modalities import modality_for
 
-    overrides = {"source": args.source, "out": args.out, "engine": args.engine}
-    overrides |= {"rows": args.rows, "seed": args.seed}
-    # Fail fast on a bad spec, before Prefect is imported or any server starts.
-    spec = synth.load_spec(args.spec)
-    modality = modality_for(spec)
-    dask_address = getattr(args, "dask_address", None)
-    if dask_address and "scale" not in type(spec).model_fields:
-        raise SpecError(
-            f"--dask-address: {args.spec} is a job of kind {modality.kind}, which runs in one process"
-        )
     run = synth.run(
-        args.spec, retrain=getattr(args, "retrain", False), dask_address=dask_address, **overrides
+        args.spec,
+        source=args.source,
+        out=args.out,
+        engine=args.engine,
+        rows=args.rows,
+        seed=args.seed,
+        retrain=getattr(args, "retrain", False),
+        dask_address=getattr(args, "dask_address", None),
     )
     if args.json:
         _print_json(run.summary())
     elif run.passed:
-        print(f"published {run.rows} {modality.unit}: {run.data}")
+        print(f"published {run.rows} {modality_for(run.kind).unit}: {run.data}")
         print(f"report: {run.report}")
     else:
         reasons = "; ".join(run.reasons)

@@ -194,6 +194,7 @@ def run_summary(
     summary = {
         "status": "published" if verdict.passed else "quarantined",
         "exit_code": 0 if verdict.passed else 1,
+        "kind": spec.kind,
         "job": spec.name,
         "run_id": folders.run_id,
         "output": target,

@@ -1,7 +1,7 @@
 """Engine names, in one place: the spec's Literal types, the CLI's choices, the registries' keys.
 
 `synth.tabular`'s registry and `synth.image.models.KINDS` must name exactly these engines
-(tests/unit/test_engine_names.py holds them to it). Order matters only for messages: it is the
+(tests/schemas/test_engine_names.py holds them to it). Order matters only for messages: it is the
 order `synth run --help` and "unknown engine; choose one of ..." list them in.
 """
 

@@ -83,6 +83,7 @@ class Run:
     """What a run made: its verdict, where its files are, its headline metrics."""
 
     status: str  # "published" or "quarantined"
+    kind: str  # the modality: "table", "images"
     job: str
     run_id: str
     output: Path  # the run folder (under quarantine/ when a gate failed)
@@ -121,6 +122,7 @@ class Run:
         return {
             "status": self.status,
             "exit_code": self.exit_code,
+            "kind": self.kind,
             "job": self.job,
             "run_id": self.run_id,
             "output": str(self.output),
@@ -139,6 +141,7 @@ class Run:
 
         return cls(
             status=summary["status"],
+            kind=summary.get("kind", "table"),
             job=summary["job"],
             run_id=summary["run_id"],
             output=Path(summary["output"]),
@@ -167,7 +170,6 @@ def run(
     changed in memory). The keywords override the spec as the CLI's flags do. Returns the `Run`,
     published or quarantined; raises a SynthError on bad input."""
     from schemas.errors import GateFailed
-    from schemas.load import flag_overrides
 
     reference, loaded = _reference(spec)
     parameters: dict[str, Any] = {
@@ -178,11 +180,8 @@ def run(
         "seed": seed,
         "dask_address": dask_address,
     }
-    if preflight:  # a bad file or a missing tool: one line now, before any server starts
-        from synth.modalities import modality_for
-
-        checked = resolve_spec(reference, flag_overrides(**parameters))
-        modality_for(checked).preflight(checked)
+    if preflight:  # a bad spec or file, a missing tool: one line now, before a server starts
+        _preflight(reference, parameters)
     from flows.synthesize import synthesize
 
     parameters = {k: v for k, v in parameters.items() if v is not None}
@@ -194,6 +193,23 @@ def run(
         if loaded is not None:
             _in_memory.pop(reference, None)
     return Run.from_summary(summary)
+
+
+def _preflight(reference: str, parameters: Mapping[str, Any]) -> None:
+    from schemas.errors import SpecError
+    from schemas.load import flag_overrides
+    from synth.modalities import modality_for
+
+    spec = resolve_spec(reference, flag_overrides(**{**parameters, "dask_address": None}))
+    modality = modality_for(spec)
+    if parameters.get("dask_address"):
+        if "scale" not in type(spec).model_fields:
+            raise SpecError(
+                f"--dask-address: {spec.name} is a job of kind {modality.kind}, which runs in "
+                "one process"
+            )
+        spec = resolve_spec(reference, flag_overrides(**parameters))
+    modality.preflight(spec)
 
 
 def resolve_spec(reference: str, overrides: Mapping[str, Any] | None = None) -> Any:

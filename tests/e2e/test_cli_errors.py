@@ -224,6 +224,6 @@ def test_dask_address_on_an_image_job_is_refused(tmp_path: Path, capsys) -> None
     )
     assert code == 2
     assert _error_lines(err) == [
-        f"synth: error: --dask-address: {spec} is a job of kind images, which runs in one process"
+        "synth: error: --dask-address: digits is a job of kind images, which runs in one process"
     ]
     assert not (tmp_path / "out").exists()

@@ -1,4 +1,4 @@
-"""`synth init` (flows/init.py): its guesses (synth/io/infer.py, with validation's PII scan) and
+"""`synth init` (synth/modalities/table/init_spec.py): its guesses (synth/io/infer.py, with validation's PII scan) and
 the spec it drafts (synth/io/draft.py)."""
 
 import sqlite3

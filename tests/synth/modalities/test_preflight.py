@@ -1,4 +1,4 @@
-"""What `synth run` checks before Prefect starts (flows/preflight.py), and where it finds anonymeter."""
+"""What `synth run` checks before Prefect starts (synth/modalities/table/preflight.py), and where it finds anonymeter."""
 
 import os
 import sys
