@@ -19,7 +19,7 @@ from schemas.errors import SpecError
 from schemas.image_spec import ImageJobSpec
 from schemas.spec import JobSpec
 
-__all__ = ["flag_overrides", "json_schema", "load_spec", "spec_from_dict"]
+__all__ = ["apply_overrides", "flag_overrides", "json_schema", "load_spec", "spec_from_dict"]
 
 
 def load_spec(
@@ -45,6 +45,13 @@ def load_spec(
         raise SpecError(f"{path}: not valid YAML{where}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a spec must be a YAML mapping")
+    return spec_from_dict(apply_overrides(raw, overrides), label=str(path), base_dir=path.parent)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """`raw` (a spec mapping, changed in place) with the dotted `overrides` set, as the CLI's
+    flags ask: for an image job `sample.rows` is images per class; switching the engine drops
+    `model.params`, which would not fit another engine."""
     images = raw.get("kind") == "images"
     model = raw.get("model")
     default = DEFAULT_IMAGE_ENGINE if images else DEFAULT_TABLE_ENGINE
@@ -56,7 +63,7 @@ def load_spec(
             _set_dotted(raw, dotted, value)
     if (overrides or {}).get("model.engine") not in (None, engine):
         raw["model"]["params"] = {}  # another engine's parameters would not fit it
-    return spec_from_dict(raw, label=str(path), base_dir=path.parent)
+    return raw
 
 
 _FLAGS = {

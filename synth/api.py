@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ __all__ = ["Run", "init", "load_spec", "run"]
 
 _MEMORY = "memory:"
 _in_memory: dict[str, Any] = {}  # token -> spec, for specs that exist only in this process
-_paths: dict[int, tuple[Any, Path]] = {}  # id(spec) -> (spec, the file it was read from)
+_paths: dict[int, tuple[weakref.ref, Path]] = {}  # id(spec) -> (spec, the file it was read from)
 
 
 def init(
@@ -74,7 +75,8 @@ def load_spec(path: str | Path) -> Any:
     from schemas.load import load_spec as load
 
     spec = load(path)
-    _paths[id(spec)] = (spec, Path(path).resolve())
+    _paths[id(spec)] = (weakref.ref(spec), Path(path).resolve())
+    weakref.finalize(spec, _paths.pop, id(spec), None)
     return spec
 
 
@@ -214,8 +216,8 @@ def _preflight(reference: str, parameters: Mapping[str, Any]) -> None:
 
 def resolve_spec(reference: str, overrides: Mapping[str, Any] | None = None) -> Any:
     """The spec a flow was given: a file's path, or the token of a spec held in this process."""
+    from schemas.load import apply_overrides, spec_from_dict
     from schemas.load import load_spec as load
-    from schemas.load import spec_from_dict
 
     if not reference.startswith(_MEMORY):
         return load(reference, overrides=dict(overrides or {}))
@@ -230,10 +232,7 @@ def resolve_spec(reference: str, overrides: Mapping[str, Any] | None = None) -> 
         ) from None
     if not any(v is not None for v in (overrides or {}).values()):
         return spec
-    raw = spec.model_dump(mode="json", by_alias=True, exclude_unset=False)
-    for dotted, value in (overrides or {}).items():
-        if value is not None:
-            _set(raw, _dotted(spec, dotted), value)
+    raw = apply_overrides(spec.model_dump(mode="json", by_alias=True), dict(overrides or {}))
     return spec_from_dict(raw, label="spec", base_dir=Path.cwd())
 
 
@@ -242,21 +241,8 @@ def _reference(spec: Any) -> tuple[str, Any]:
     if isinstance(spec, str | Path):
         return str(Path(spec).resolve()), None
     known = _paths.get(id(spec))
-    if known is not None and known[0] is spec:
+    if known is not None and known[0]() is spec:
         return str(known[1]), None
     token = f"{_MEMORY}{secrets.token_hex(8)}"
     _in_memory[token] = spec
     return token, spec
-
-
-def _dotted(spec: Any, dotted: str) -> str:
-    if getattr(spec, "kind", None) == "images" and dotted == "sample.rows":
-        return "sample.per_class"  # an image job counts images per class
-    return dotted
-
-
-def _set(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        raw = raw.setdefault(key, {})
-    raw[leaf] = value

@@ -91,36 +91,57 @@ def check_inputs(
     name: str, seen: TableEvidence, contract: Contract, spec: JobSpec
 ) -> CheckInputs | None:
     """The inputs of the table check `name` (validation.registry), or None when it is off."""
-    checks, seed = spec.checks, spec.sample.seed
-    settings = getattr(checks, name)
+    settings = getattr(spec.checks, name)
     if not settings.enabled:
         return None
-    if name in ("quality", "utility"):
-        return CheckInputs(
-            seen.real_train, seen.synthetic, seen.real_holdout, contract, settings, {"seed": seed}
-        )
-    if name == "detection":
-        return CheckInputs(
-            seen.real_train, seen.synthetic, None, contract, settings, {"seed": seed}
-        )
-    if name == "privacy":
-        faked = [c.name for c in contract.columns if c.is_faked]
-        keywords = {
-            "seed": seed,
-            "real_identifiers": seen.real[faked],
-            "filtered": seen.filtered,
-            "anonymeter": anonymeter_run.runner(contract, settings, seed=seed),
-            "subject": spec.split.by,
-        }
-        return CheckInputs(
-            seen.private_train, seen.synthetic, seen.private_holdout, contract, settings, keywords
-        )
-    if name == "bias":
-        keywords: Mapping[str, Any] = {"weights": seen.weights, "fair": seen.fair}
-        return CheckInputs(
-            seen.train, seen.synthetic, seen.holdout, contract, _bias_settings(spec), keywords
-        )
-    raise KeyError(f"no table check {name!r}")
+    return _INPUTS[name](seen, contract, spec, settings)
+
+
+def _distribution(seen: TableEvidence, contract: Contract, spec: JobSpec, settings: Any):
+    """Quality and utility: the plan's mix of real rows, training and holdout."""
+    keywords = {"seed": spec.sample.seed}
+    return CheckInputs(
+        seen.real_train, seen.synthetic, seen.real_holdout, contract, settings, keywords
+    )
+
+
+def _detection(seen: TableEvidence, contract: Contract, spec: JobSpec, settings: Any):
+    """A classifier of real against synthetic rows (it needs no holdout)."""
+    keywords = {"seed": spec.sample.seed}
+    return CheckInputs(seen.real_train, seen.synthetic, None, contract, settings, keywords)
+
+
+def _privacy(seen: TableEvidence, contract: Contract, spec: JobSpec, settings: Any):
+    """Every real row the plan could have drawn on, the faked columns' real values, the
+    privacy filter's tally and anonymeter."""
+    seed = spec.sample.seed
+    keywords = {
+        "seed": seed,
+        "real_identifiers": seen.real[[c.name for c in contract.columns if c.is_faked]],
+        "filtered": seen.filtered,
+        "anonymeter": anonymeter_run.runner(contract, settings, seed=seed),
+        "subject": spec.split.by,
+    }
+    return CheckInputs(
+        seen.private_train, seen.synthetic, seen.private_holdout, contract, settings, keywords
+    )
+
+
+def _bias(seen: TableEvidence, contract: Contract, spec: JobSpec, settings: Any):
+    """Every training row, with the weights that say what the plan asked of each group."""
+    keywords: Mapping[str, Any] = {"weights": seen.weights, "fair": seen.fair}
+    return CheckInputs(
+        seen.train, seen.synthetic, seen.holdout, contract, _bias_settings(spec), keywords
+    )
+
+
+_INPUTS = {
+    "quality": _distribution,
+    "utility": _distribution,
+    "detection": _detection,
+    "privacy": _privacy,
+    "bias": _bias,
+}
 
 
 def _bias_settings(spec: JobSpec) -> Any:
