@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("flows", "synth", "validation", "schemas", "bench")
+PACKAGES = ("flows", "synth", "validation", "schemas", "bench", "tests", "examples")
 MAX_MODULE_LINES = 400
 MAX_FLOW_FUNCTION_LINES = 45
 
