@@ -13,68 +13,16 @@ Ticks carry counts and aggregates only, so neither the lines nor the artifacts h
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from uuid import UUID
 
-from synth.progress import Tick, reporting
+from synth.progress import UNITS, Throttle, Tick, artifact_key, describe, line, reporting
 
-__all__ = ["Throttle", "artifact_key", "describe", "line", "track"]
+__all__ = ["track"]
 
 log = logging.getLogger(__name__)
-
-UNITS = {"fit": "epochs", "sample": "rows"}
-
-
-class Throttle:
-    """Whether a tick is worth showing: a stage's first, its last (done reaches the total), or one
-    `step` of the total or `seconds` after the last one shown. Pure: time comes in as `now`."""
-
-    def __init__(self, *, step: float = 0.1, seconds: float = 5.0) -> None:
-        self.step, self.seconds = step, seconds
-        self._shown: dict[str, tuple[float, float | None]] = {}  # stage -> (time, fraction)
-
-    def due(self, tick: Tick, now: float) -> bool:
-        fraction, last = tick.fraction, self._shown.get(tick.stage)
-        if last is None:
-            due = True
-        elif fraction is None:
-            due = now - last[0] >= self.seconds
-        else:
-            before = last[1] or 0.0
-            due = (
-                (fraction >= 1.0 > before)  # the final tick, once
-                or now - last[0] >= self.seconds
-                or fraction - before >= self.step - 1e-9
-            )
-        if due:
-            self._shown[tick.stage] = (now, fraction)
-        return due
-
-
-def line(tick: Tick, units: Mapping[str, str] = UNITS) -> str:
-    """One log line: "fit: epoch 12/40, loss 0.412", "sample: 40,000/100,000 rows"."""
-    if tick.stage == "fit":
-        text = f"fit: epoch {tick.done}" + (f"/{tick.total}" if tick.total is not None else "")
-    else:
-        unit = units.get(tick.stage, "")
-        total = f"/{tick.total:,}" if tick.total is not None else ""
-        text = f"{tick.stage}: {tick.done:,}{total} {unit}".rstrip()
-    return ", ".join([text, *(f"{name} {value:.3g}" for name, value in tick.aggregates.items())])
-
-
-def describe(stage: str, units: Mapping[str, str] = UNITS) -> str:
-    """The artifact's description: the stage and what its percentage counts."""
-    unit = units.get(stage, "steps")
-    return f"synth {stage}: {unit} done of {unit} planned"
-
-
-def artifact_key(prefix: str, stage: str) -> str:
-    """`<prefix>-<stage>` in what Prefect allows in a key: lowercase letters, digits, dashes."""
-    key = re.sub(r"[^a-z0-9-]+", "-", f"{prefix}-{stage}".lower())
-    return re.sub(r"-{2,}", "-", key).strip("-")
 
 
 class _Sink:

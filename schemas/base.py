@@ -16,7 +16,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 __all__ = [
-    "SPEC_KINDS",
     "OutputBase",
     "ScheduleSpec",
     "SpecBase",
@@ -25,7 +24,6 @@ __all__ = [
 ]
 
 SpecKind = Literal["table", "images"]
-SPEC_KINDS: tuple[str, ...] = ("table", "images")
 
 
 class _Strict(BaseModel):

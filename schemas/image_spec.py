@@ -9,12 +9,12 @@ is refused rather than silently ignored. `schemas.load.load_spec` picks the mode
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt
 
 from schemas.base import OutputBase, SpecBase, SplitBase, _Strict
-from schemas.engines import DEFAULT_IMAGE_ENGINE, ImageEngine
+from schemas.engines import DEFAULT_IMAGE_ENGINE, IMAGE_ENGINES, ImageEngine
 from schemas.sample import PrivacyFilter
 
 __all__ = [
@@ -213,6 +213,9 @@ class ImageJobSpec(SpecBase):
     """A synthesis job for a labelled image set."""
 
     kind: Literal["images"] = Field(description="What the job synthesises.")
+    engines: ClassVar[tuple[str, ...]] = IMAGE_ENGINES  # for one-line errors
+    default_engine: ClassVar[str] = DEFAULT_IMAGE_ENGINE
+    rows_field: ClassVar[str] = "sample.per_class"  # an image job counts images per class
     source: ImageSource
     images: ImageSettings = ImageSettings()
     split: SplitBase = SplitBase()

@@ -8,13 +8,6 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from schemas.base import SPEC_KINDS
-from schemas.engines import (
-    DEFAULT_IMAGE_ENGINE,
-    DEFAULT_TABLE_ENGINE,
-    IMAGE_ENGINES,
-    TABLE_ENGINES,
-)
 from schemas.errors import SpecError
 from schemas.image_spec import ImageJobSpec
 from schemas.spec import JobSpec
@@ -52,15 +45,12 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | None) -> di
     """`raw` (a spec mapping, changed in place) with the dotted `overrides` set, as the CLI's
     flags ask: for an image job `sample.rows` is images per class; switching the engine drops
     `model.params`, which would not fit another engine."""
-    images = raw.get("kind") == "images"
-    model = raw.get("model")
-    default = DEFAULT_IMAGE_ENGINE if images else DEFAULT_TABLE_ENGINE
-    engine = model.get("engine", default) if isinstance(model, dict) else None
+    model = _model(raw.get("kind", "table"), label="spec")
+    section = raw.get("model")
+    engine = section.get("engine", model.default_engine) if isinstance(section, dict) else None
     for dotted, value in (overrides or {}).items():
         if value is not None:
-            if images and dotted == "sample.rows":
-                dotted = "sample.per_class"  # an image job counts images per class
-            _set_dotted(raw, dotted, value)
+            _set_dotted(raw, model.rows_field if dotted == "sample.rows" else dotted, value)
     if (overrides or {}).get("model.engine") not in (None, engine):
         raw["model"]["params"] = {}  # another engine's parameters would not fit it
     return raw
@@ -86,16 +76,23 @@ def spec_from_dict(raw: dict[str, Any], *, label: str, base_dir: Path) -> JobSpe
     """Validate a spec mapping; `label` names it in errors, `base_dir` anchors relative paths.
     A spec with `kind: images` is an image job; one with `kind: table`, or without `kind`, a table
     job."""
-    kind = raw.get("kind", "table")
-    if kind not in SPEC_KINDS:
-        raise SpecError(f"{label}: kind: unknown kind; choose one of {', '.join(SPEC_KINDS)}")
-    model = ImageJobSpec if kind == "images" else JobSpec
-    engines = IMAGE_ENGINES if kind == "images" else TABLE_ENGINES
+    model = _model(raw.get("kind", "table"), label=label)
     try:
         spec = model.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(f"{label}: {_one_line(exc, engines)}") from None
+        raise SpecError(f"{label}: {_one_line(exc, model.engines)}") from None
     return _anchor_paths(spec, base_dir)
+
+
+# kind -> its spec model; a new kind of job adds one line (and its modality, synth/modalities)
+SPECS: dict[str, type[JobSpec] | type[ImageJobSpec]] = {"table": JobSpec, "images": ImageJobSpec}
+
+
+def _model(kind: Any, *, label: str) -> type[JobSpec] | type[ImageJobSpec]:
+    try:
+        return SPECS[kind]
+    except (KeyError, TypeError):
+        raise SpecError(f"{label}: kind: unknown kind; choose one of {', '.join(SPECS)}") from None
 
 
 def json_schema() -> dict[str, Any]:
@@ -103,7 +100,7 @@ def json_schema() -> dict[str, Any]:
     `schemas/jobspec.schema.json`."""
     from pydantic import TypeAdapter
 
-    schema = TypeAdapter(JobSpec | ImageJobSpec).json_schema(by_alias=True)
+    schema = TypeAdapter(JobSpec | ImageJobSpec).json_schema(by_alias=True)  # SPECS' values
     schema["$id"] = "https://github.com/synth/synth/schemas/jobspec.schema.json"
     schema["title"] = "synth job spec"
     return schema

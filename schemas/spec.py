@@ -8,7 +8,7 @@ and scale. Every name other modules import from here stays importable from here.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
@@ -247,6 +247,9 @@ class JobSpec(SpecBase):
     kind: Literal["table"] = Field(
         default="table", description="What the job synthesises; a spec without it is a table."
     )
+    engines: ClassVar[tuple[str, ...]] = TABLE_ENGINES  # for one-line errors
+    default_engine: ClassVar[str] = DEFAULT_TABLE_ENGINE
+    rows_field: ClassVar[str] = "sample.rows"  # what `--rows` sets
     source: SourceSpec
     dataset: DatasetSchema = Field(alias="schema")
     split: SplitSpec = SplitSpec()

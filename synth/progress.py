@@ -21,13 +21,25 @@ time and `advance` counts add up across threads.
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-__all__ = ["Tick", "advance", "report", "reporting", "silenced"]
+__all__ = [
+    "UNITS",
+    "Throttle",
+    "Tick",
+    "advance",
+    "artifact_key",
+    "describe",
+    "line",
+    "report",
+    "reporting",
+    "silenced",
+]
 
 
 @dataclass(frozen=True)
@@ -99,3 +111,57 @@ def silenced() -> Iterator[None]:
         yield
     finally:
         _CHANNEL.reset(token)
+
+
+# --- how ticks read: for whoever shows them (flows/progress.py: log lines, Prefect artifacts) --
+
+UNITS = {"fit": "epochs", "sample": "rows"}
+
+
+class Throttle:
+    """Whether a tick is worth showing: a stage's first, its last (done reaches the total), or one
+    `step` of the total or `seconds` after the last one shown. Pure: time comes in as `now`."""
+
+    def __init__(self, *, step: float = 0.1, seconds: float = 5.0) -> None:
+        self.step, self.seconds = step, seconds
+        self._shown: dict[str, tuple[float, float | None]] = {}  # stage -> (time, fraction)
+
+    def due(self, tick: Tick, now: float) -> bool:
+        fraction, last = tick.fraction, self._shown.get(tick.stage)
+        if last is None:
+            due = True
+        elif fraction is None:
+            due = now - last[0] >= self.seconds
+        else:
+            before = last[1] or 0.0
+            due = (
+                (fraction >= 1.0 > before)  # the final tick, once
+                or now - last[0] >= self.seconds
+                or fraction - before >= self.step - 1e-9
+            )
+        if due:
+            self._shown[tick.stage] = (now, fraction)
+        return due
+
+
+def line(tick: Tick, units: Mapping[str, str] = UNITS) -> str:
+    """One log line: "fit: epoch 12/40, loss 0.412", "sample: 40,000/100,000 rows"."""
+    if tick.stage == "fit":
+        text = f"fit: epoch {tick.done}" + (f"/{tick.total}" if tick.total is not None else "")
+    else:
+        unit = units.get(tick.stage, "")
+        total = f"/{tick.total:,}" if tick.total is not None else ""
+        text = f"{tick.stage}: {tick.done:,}{total} {unit}".rstrip()
+    return ", ".join([text, *(f"{name} {value:.3g}" for name, value in tick.aggregates.items())])
+
+
+def describe(stage: str, units: Mapping[str, str] = UNITS) -> str:
+    """The artifact's description: the stage and what its percentage counts."""
+    unit = units.get(stage, "steps")
+    return f"synth {stage}: {unit} done of {unit} planned"
+
+
+def artifact_key(prefix: str, stage: str) -> str:
+    """`<prefix>-<stage>` in what Prefect allows in a key: lowercase letters, digits, dashes."""
+    key = re.sub(r"[^a-z0-9-]+", "-", f"{prefix}-{stage}".lower())
+    return re.sub(r"-{2,}", "-", key).strip("-")

@@ -119,3 +119,28 @@ def test_image_trainer_ticks_per_epoch_and_sample_per_batch() -> None:
     with progress.reporting(seen.append):
         sample(result.model, torch.arange(50) % 2, seed=1, batch_size=20)
     assert [(t.stage, t.done, t.total) for t in seen] == [("sample", n, 50) for n in (20, 40, 50)]
+
+
+def test_throttle_shows_first_last_and_every_tenth_or_five_seconds() -> None:
+    from synth.progress import Throttle
+
+    throttle = Throttle(step=0.1, seconds=5.0)
+    shown = [d for d in range(1, 101) if throttle.due(Tick("sample", d, 100), now=d * 0.01)]
+    assert shown == [1, 11, 21, 31, 41, 51, 61, 71, 81, 91, 100]
+    slow = Throttle(step=0.1, seconds=5.0)
+    assert [d for d in range(1, 5) if slow.due(Tick("fit", d, 1000), now=d * 6.0)] == [1, 2, 3, 4]
+    untotalled = Throttle()
+    assert [untotalled.due(Tick("sample", d, None), now=d) for d in (0, 1, 6)] == [
+        True,
+        False,
+        True,
+    ]
+
+
+def test_lines_name_the_stage_the_counts_and_the_aggregates() -> None:
+    from synth.progress import artifact_key, line
+
+    assert line(Tick("fit", 12, 40, {"loss": 0.41234})) == "fit: epoch 12/40, loss 0.412"
+    assert line(Tick("sample", 40_000, 100_000)) == "sample: 40,000/100,000 rows"
+    assert line(Tick("sample", 7, None)) == "sample: 7 rows"
+    assert artifact_key("Adult_Small job", "fit") == "adult-small-job-fit"
