@@ -69,7 +69,6 @@ class Sampled:
     staged: StagedParts
     results: list[CheckResult]
     evidence: Any
-    info: dict[str, Any] = field(default_factory=dict)  # aggregates for metrics.json's run section
 
 
 class Modality(Protocol):

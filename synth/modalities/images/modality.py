@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from schemas.errors import SpecError
+from schemas.errors import DataError, SpecError
 from schemas.image_spec import ImageJobSpec
 from synth.image import data as image_data
 from synth.image import output as image_output
@@ -61,7 +61,13 @@ class ImageModality:
     unit: ClassVar[str] = "images"
 
     def preflight(self, spec: ImageJobSpec) -> None:
-        """Nothing to read early: an image source is read once, by the run."""
+        """A source that is not there fails now, in one line, before a server starts (the
+        images themselves are read once, by the run)."""
+        source = spec.source
+        if source.kind == "image_folder" and not Path(source.path).is_dir():
+            raise DataError(f"{source.path}: image folder does not exist or is not a folder")
+        if source.kind == "image_parquet" and not Path(source.path).exists():
+            raise DataError(f"{source.path}: Parquet file or dataset folder does not exist")
 
     def describe(self, spec: ImageJobSpec) -> str:
         return f"{spec.images.size}x{spec.images.size} images"
