@@ -45,7 +45,10 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | None) -> di
     """`raw` (a spec mapping, changed in place) with the dotted `overrides` set, as the CLI's
     flags ask: for an image job `sample.rows` is images per class; switching the engine drops
     `model.params`, which would not fit another engine."""
-    model = _model(raw.get("kind", "table"), label="spec")
+    kind = raw.get("kind", "table")
+    model = SPECS.get(kind) if isinstance(kind, str) else None
+    if model is None:  # an unknown kind is refused, naming the file, by spec_from_dict
+        return raw
     section = raw.get("model")
     engine = section.get("engine", model.default_engine) if isinstance(section, dict) else None
     for dotted, value in (overrides or {}).items():

@@ -215,3 +215,11 @@ def test_naming_the_default_engine_keeps_the_params(tmp_path: Path) -> None:
     raw["model"] = {"params": {"epochs": 3}}  # the default engine, autoregressive
     job = load_spec(_write(tmp_path, raw), overrides={"model.engine": "autoregressive"})
     assert (job.model.engine, job.model.params) == ("autoregressive", {"epochs": 3})
+
+
+@pytest.mark.parametrize("kind", ["tables", ["images"]])
+def test_an_unknown_kind_names_the_file_even_with_flags(tmp_path: Path, kind) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"name": "x", "kind": kind}))
+    with pytest.raises(SpecError, match=r"bad\.yaml: kind: unknown kind"):
+        load_spec(bad, overrides={"sample.rows": 5, "model.engine": "ctgan"})
