@@ -105,6 +105,12 @@ class Run:
         return 0 if self.passed else 1
 
     @property
+    def verdict(self) -> dict[str, Any]:
+        """The gate's verdict: `status` ("pass" or "fail"), `reasons`, and each check's result
+        (name, passed, metrics) as metrics.json holds it."""
+        return self.metrics["verdict"]
+
+    @property
     def metrics(self) -> dict[str, Any]:
         """The run's metrics.json (aggregates only: what its report shows)."""
         return json.loads((self.output / "metrics.json").read_text(encoding="utf-8"))

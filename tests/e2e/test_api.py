@@ -30,6 +30,7 @@ assert run.metrics["run"]["engine"] == "gaussian_copula"  # the change made in m
 # the file is as drafted: the change made in memory was not written back
 assert synth.load_spec("jobs/adult_api.yaml").model.engine != "gaussian_copula"
 assert not run.passed or len(run.to_pandas()) == 2_000
+assert run.verdict["status"] == ("pass" if run.passed else "fail") and checks
 assert sorted(os.listdir(".")) == ["examples", "jobs", "out"], os.listdir(".")
 """
 
