@@ -6,10 +6,12 @@ database."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import functools
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -61,33 +63,67 @@ def sanitized(step_name: str) -> Iterator[None]:
 @contextlib.contextmanager
 def synth_logs_to(run_logger: Any) -> Iterator[None]:
     """For the duration of the block, INFO lines of synth's own loggers (a fit's epochs: losses
-    and seconds, aggregates only) go to the run's logger, so a long step shows its progress."""
-    source = logging.getLogger("synth")
-    handler = _Forward(run_logger)
-    outer = [h for h in source.handlers if isinstance(h, _Forward)]  # a task inside a step
-    level, propagate = source.level, source.propagate
-    for h in outer:
-        source.removeHandler(h)
-    source.addHandler(handler)
-    source.setLevel(logging.INFO)
-    source.propagate = False  # the run logger prints them already
+    and seconds, aggregates only) go to the run's logger, so a long step shows its progress.
+
+    The target is held per context (a ContextVar), so blocks may nest and tasks may run side by
+    side on a Dask worker's threads: each line goes to the run logger of the task that wrote it.
+    The synth logger is set up while any block is open (counted, so blocks may close in any
+    order) and left as it was once the last one closes."""
+    _open()
+    token = _target.set(run_logger)
     try:
         yield
     finally:
-        source.removeHandler(handler)
-        for h in outer:
-            source.addHandler(h)
-        source.setLevel(level)
-        source.propagate = propagate
+        _target.reset(token)
+        _close()
+
+
+_target: contextvars.ContextVar[Any | None] = contextvars.ContextVar(
+    "synth_log_target", default=None
+)
 
 
 class _Forward(logging.Handler):
-    def __init__(self, target: Any) -> None:
-        super().__init__()
-        self.target = target
+    """To the current run's logger; a line from a thread with none goes where it would have
+    gone without us (the root logger's handlers, at the root's level)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.target.log(record.levelno, record.getMessage())
+        target = _target.get()
+        if target is not None:
+            target.log(record.levelno, record.getMessage())
+            return
+        root = logging.getLogger()
+        if record.levelno >= root.getEffectiveLevel():
+            root.handle(record)
+
+
+_FORWARD = _Forward()
+_lock = threading.Lock()
+_open_blocks = 0
+_saved: tuple[int, bool] = (logging.NOTSET, True)
+
+
+def _open() -> None:
+    global _open_blocks, _saved
+    source = logging.getLogger("synth")
+    with _lock:
+        if _open_blocks == 0:
+            _saved = (source.level, source.propagate)
+            source.addHandler(_FORWARD)
+            source.setLevel(logging.INFO)
+            source.propagate = False  # the run logger prints them already
+        _open_blocks += 1
+
+
+def _close() -> None:
+    global _open_blocks
+    source = logging.getLogger("synth")
+    with _lock:
+        _open_blocks -= 1
+        if _open_blocks == 0:
+            source.removeHandler(_FORWARD)
+            source.setLevel(_saved[0])
+            source.propagate = _saved[1]
 
 
 def _sanitized(step_name: str, exc: Exception) -> InternalError:

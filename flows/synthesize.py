@@ -23,8 +23,8 @@ from flows.progress import track
 from flows.scale import executor
 from flows.steps import sanitized, step, synth_logs_to
 from schemas import GateFailed
+from schemas.held import resolve_spec
 from schemas.load import flag_overrides
-from synth.api import resolve_spec
 from synth.io.publish import RunFolders, publish
 from synth.modalities import CheckInputs, Modality, Sampled, modality_for
 from synth.runinfo import build_metrics, new_run_id, parquet_metadata
@@ -58,6 +58,27 @@ def check(run: Check, inputs: CheckInputs) -> CheckResult:
         contract=inputs.contract,
         thresholds=inputs.thresholds,
         **inputs.keywords,
+    )
+
+
+@step("metrics")
+def measure(
+    modality: Modality,
+    made: tuple[Any, Any, Any, Sampled],
+    spec: Any,
+    folders: RunFolders,
+    verdict: Verdict,
+) -> dict[str, Any]:
+    """metrics.json: the run's identity, the verdict and the modality's sections (its charts
+    read the data: a step, so an error is sanitised like any other)."""
+    data, prepared, fitted, sampled = made
+    return build_metrics(
+        spec=spec,
+        run_id=folders.run_id,
+        kind=modality.kind,
+        rows=sampled.staged.rows,
+        verdict=verdict.to_dict(),
+        info=modality.run_info(data, prepared, fitted, sampled, spec),
     )
 
 
@@ -99,7 +120,8 @@ def run_checks(
     leaves on, in the registry's order, each its own task."""
     done: dict[str, CheckResult] = {}
     for name, registered in checks_for(modality.kind).items():
-        inputs = modality.check_inputs(name, prepared, fitted, sampled, spec, done)
+        with sanitized(name):  # choosing the inputs reads the data too
+            inputs = modality.check_inputs(name, prepared, fitted, sampled, spec, done)
         if inputs is not None:
             done[name] = check.with_options(name=name)(registered, inputs)
     return [*sampled.results, *done.values()]
@@ -130,14 +152,7 @@ def synthesize(
         folders.begin()  # sweeps dead runs' staging; ours is private and names its owner
         fitted, sampled = _fit_and_sample(modality, prepared, spec, folders, retrain)
         verdict = gate(run_checks(modality, prepared, fitted, sampled, spec))
-        metrics = build_metrics(
-            spec=spec,
-            run_id=folders.run_id,
-            kind=modality.kind,
-            rows=sampled.staged.rows,
-            verdict=verdict.to_dict(),
-            info=modality.run_info(data, prepared, fitted, sampled, spec),
-        )
+        metrics = measure(modality, (data, prepared, fitted, sampled), spec, folders, verdict)
         target = publish_run(modality, folders, sampled, verdict, metrics, spec)
     finally:
         folders.discard_staging()

@@ -13,26 +13,21 @@ False (its report says why; nothing is published). The CLI (flows/cli.py) is a t
 these functions.
 
 This is the top layer: the only module in `synth/` that imports `flows/`, and only when a run
-starts. A spec changed in memory (`spec.model_copy(update=...)`) runs without being written
-anywhere: the flow receives a token for it, never its contents, so Prefect's database holds no
-part of the spec.
+starts. A spec object (loaded, changed in memory with `spec.model_copy(update=...)`, or a mapping)
+runs as it is when `run` is called, validated then, without being written anywhere: the flow
+receives a token for it (schemas/held.py), never its contents, so Prefect's database holds no part
+of the spec.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 __all__ = ["Run", "init", "load_spec", "run"]
-
-_MEMORY = "memory:"
-_in_memory: dict[str, Any] = {}  # token -> spec, for specs that exist only in this process
-_paths: dict[int, tuple[weakref.ref, Path]] = {}  # id(spec) -> (spec, the file it was read from)
 
 
 def init(
@@ -74,10 +69,7 @@ def load_spec(path: str | Path) -> Any:
     relative to its folder."""
     from schemas.load import load_spec as load
 
-    spec = load(path)
-    _paths[id(spec)] = (weakref.ref(spec), Path(path).resolve())
-    weakref.finalize(spec, _paths.pop, id(spec), None)
-    return spec
+    return load(path)
 
 
 @dataclass(frozen=True)
@@ -115,14 +107,21 @@ class Run:
         """The run's metrics.json (aggregates only: what its report shows)."""
         return json.loads((self.output / "metrics.json").read_text(encoding="utf-8"))
 
-    def to_pandas(self) -> Any:
-        """The published rows (images: Hugging Face image structs and labels) as one DataFrame."""
+    def to_pandas(self, *, quarantined: bool = False) -> Any:
+        """The published rows (images: Hugging Face image structs and labels) as one DataFrame.
+        A quarantined run's rows (kept only with `output.keep_quarantined_rows`) failed a gate,
+        perhaps the privacy gate: they are read only when asked for by `quarantined=True`."""
         import pyarrow.parquet as pq
 
         from schemas.errors import DataError
 
         if self.data is None:
             raise DataError(f"run {self.run_id} was {self.status}: it has no rows to read")
+        if not self.passed and not quarantined:
+            raise DataError(
+                f"run {self.run_id} failed a gate: its kept rows are read only with "
+                "to_pandas(quarantined=True)"
+            )
         return pq.read_table(self.data).to_pandas()
 
     def summary(self) -> dict[str, Any]:
@@ -174,12 +173,14 @@ def run(
     dask_address: str | None = None,
     preflight: bool = True,
 ) -> Run:
-    """Run a job: `spec` is a spec file's path or a spec from `load_spec` / `init` (or a copy
-    changed in memory). The keywords override the spec as the CLI's flags do. Returns the `Run`,
-    published or quarantined; raises a SynthError on bad input."""
+    """Run a job: `spec` is a spec file's path, or a spec (from `load_spec` / `init`, changed in
+    memory or not, or a mapping), run as it is now. The keywords override the spec as the CLI's
+    flags do. Returns the `Run`, published or quarantined; raises a SynthError on bad input."""
     from schemas.errors import GateFailed
+    from schemas.held import hold, release
 
-    reference, loaded = _reference(spec)
+    held = not isinstance(spec, str | Path)
+    reference = hold(spec) if held else str(Path(spec).resolve())
     parameters: dict[str, Any] = {
         "source": str(Path(source).resolve()) if source else None,
         "out": str(Path(out).resolve()) if out else None,
@@ -188,23 +189,25 @@ def run(
         "seed": seed,
         "dask_address": dask_address,
     }
-    if preflight:  # a bad spec or file, a missing tool: one line now, before a server starts
-        _preflight(reference, parameters)
-    from flows.synthesize import synthesize
-
-    parameters = {k: v for k, v in parameters.items() if v is not None}
     try:
-        summary = synthesize(spec_path=reference, retrain=retrain, **parameters)
-    except GateFailed as failed:
-        summary = failed.summary
+        if preflight:  # a bad spec or file, a missing tool: one line now, before a server starts
+            _preflight(reference, parameters)
+        from flows.synthesize import synthesize
+
+        given = {k: v for k, v in parameters.items() if v is not None}
+        try:
+            summary = synthesize(spec_path=reference, retrain=retrain, **given)
+        except GateFailed as failed:
+            summary = failed.summary
     finally:
-        if loaded is not None:
-            _in_memory.pop(reference, None)
+        if held:
+            release(reference)
     return Run.from_summary(summary)
 
 
 def _preflight(reference: str, parameters: Mapping[str, Any]) -> None:
     from schemas.errors import SpecError
+    from schemas.held import resolve_spec
     from schemas.load import flag_overrides
     from synth.modalities import modality_for
 
@@ -218,37 +221,3 @@ def _preflight(reference: str, parameters: Mapping[str, Any]) -> None:
             )
         spec = resolve_spec(reference, flag_overrides(**parameters))
     modality.preflight(spec)
-
-
-def resolve_spec(reference: str, overrides: Mapping[str, Any] | None = None) -> Any:
-    """The spec a flow was given: a file's path, or the token of a spec held in this process."""
-    from schemas.load import apply_overrides, spec_from_dict
-    from schemas.load import load_spec as load
-
-    if not reference.startswith(_MEMORY):
-        return load(reference, overrides=dict(overrides or {}))
-    try:
-        spec = _in_memory[reference]
-    except KeyError:
-        from schemas.errors import SpecError
-
-        raise SpecError(
-            "spec: a spec held in memory runs only in the process that holds it; "
-            "save it to a file to run it elsewhere"
-        ) from None
-    if not any(v is not None for v in (overrides or {}).values()):
-        return spec
-    raw = apply_overrides(spec.model_dump(mode="json", by_alias=True), dict(overrides or {}))
-    return spec_from_dict(raw, label="spec", base_dir=Path.cwd())
-
-
-def _reference(spec: Any) -> tuple[str, Any]:
-    """A flow parameter that names the spec without holding it."""
-    if isinstance(spec, str | Path):
-        return str(Path(spec).resolve()), None
-    known = _paths.get(id(spec))
-    if known is not None and known[0]() is spec:
-        return str(known[1]), None
-    token = f"{_MEMORY}{secrets.token_hex(8)}"
-    _in_memory[token] = spec
-    return token, spec

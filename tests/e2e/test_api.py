@@ -64,12 +64,10 @@ def test_the_readme_python_example_runs_in_a_notebook_kernel(
     assert "published" in printed or "quarantined" in printed
 
 
-def test_bad_input_raises_one_line_and_a_spec_in_memory_stays_in_its_process(
-    tmp_path: Path,
-) -> None:
+def test_bad_input_raises_one_line_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="spec file does not exist"):
         synth.run(tmp_path / "missing.yaml")
-    from synth.api import resolve_spec
-
-    with pytest.raises(SpecError, match="runs only in the process that holds it"):
-        resolve_spec("memory:0123456789abcdef")
+    spec = synth.load_spec(REPO / "examples" / "adult.yaml")
+    broken = spec.model_copy(update={"model": spec.model.model_copy(update={"engine": "nope"})})
+    with pytest.raises(SpecError, match="model.engine"):  # a copy is validated when it runs
+        synth.run(broken)
