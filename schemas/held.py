@@ -9,6 +9,7 @@ runs, with the CLI's overrides. A token is good only in the process that holds i
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,13 +54,5 @@ def resolve_spec(reference: str, overrides: Mapping[str, Any] | None = None) -> 
             "spec: a spec held in memory runs only in the process that holds it; "
             "save it to a file to run it elsewhere"
         ) from None
-    changed = apply_overrides(_copy(raw), dict(overrides or {}))
+    changed = apply_overrides(copy.deepcopy(raw), dict(overrides or {}))
     return spec_from_dict(changed, label="spec", base_dir=Path.cwd())
-
-
-def _copy(raw: Any) -> Any:
-    if isinstance(raw, dict):
-        return {k: _copy(v) for k, v in raw.items()}
-    if isinstance(raw, list):
-        return [_copy(v) for v in raw]
-    return raw

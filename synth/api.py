@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from schemas.load import load_spec  # the validated spec at a path; paths in it are its own
+
 __all__ = ["Run", "init", "load_spec", "run"]
 
 
@@ -62,14 +64,6 @@ def init(
         force=force,
     )
     return load_spec(path)
-
-
-def load_spec(path: str | Path) -> Any:
-    """The validated spec at `path` (a table or an image job); relative paths inside it are
-    relative to its folder."""
-    from schemas.load import load_spec as load
-
-    return load(path)
 
 
 @dataclass(frozen=True)

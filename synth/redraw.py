@@ -26,13 +26,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Draw(Generic[T]):
-    """One draw: the empty slots it was made for (round 0: every slot), the items, which of them
-    `keep` accepted, and which of the items (`taken`) fill which slots (`filled`)."""
+    """One draw: the empty slots it was made for (the first: every slot), the items, and which
+    of the items (`taken`) fill which slots (`filled`)."""
 
-    round: int
     slots: np.ndarray
     items: T
-    kept: np.ndarray
     taken: np.ndarray
     filled: np.ndarray
 
@@ -61,22 +59,20 @@ def redraw(
     for the empty `slots` (ascending) in round 1, 2, ...: one item per slot when `per_slot`, else
     any number, of which the first kept ones fill the slots in order.
     """
-    draws = [_fill(0, np.arange(len(first)), first, keep, per_slot)]
+    draws = [_fill(np.arange(len(first)), first, keep, per_slot)]
     empty = np.setdiff1d(draws[0].slots, draws[0].filled)
     tally = Tally(replaced=len(empty))
     for round_ in range(1, max_rounds + 1):
         if not len(empty):
             break
-        draws.append(_fill(round_, empty, draw(empty, round_), keep, per_slot))
+        draws.append(_fill(empty, draw(empty, round_), keep, per_slot))
         empty = empty[~np.isin(empty, draws[-1].filled)]
         tally.rounds = round_
     tally.shortfall = len(empty)
     return draws, tally
 
 
-def _fill(
-    round_: int, slots: np.ndarray, items: T, keep: Callable[[T], Any], per_slot: bool
-) -> Draw[T]:
+def _fill(slots: np.ndarray, items: T, keep: Callable[[T], Any], per_slot: bool) -> Draw[T]:
     kept = np.asarray(keep(items), dtype=bool)
     taken = np.flatnonzero(kept)
     if per_slot:
@@ -84,4 +80,4 @@ def _fill(
     else:
         taken = taken[: len(slots)]
         filled = slots[: len(taken)]
-    return Draw(round_, slots, items, kept, taken, filled)
+    return Draw(slots, items, taken, filled)

@@ -9,6 +9,8 @@ rows.
 
 from __future__ import annotations
 
+import time
+
 __all__ = [
     "cache_compiled_distance",
     "inference",
@@ -32,7 +34,6 @@ def _rate(rate) -> dict | None:
 
 def _summary(evaluator, confidence: float, extra: dict, started: float) -> dict:
     """Risk, rates and flags from an evaluated anonymeter evaluator (aggregates only)."""
-    import time
 
     results = evaluator.results(confidence_level=confidence)
     risk = evaluator.risk(confidence_level=confidence)
@@ -58,7 +59,6 @@ def _summary(evaluator, confidence: float, extra: dict, started: float) -> dict:
 
 
 def _failed(error: BaseException, started: float) -> dict:
-    import time
 
     return {
         "status": "error",
@@ -67,8 +67,9 @@ def _failed(error: BaseException, started: float) -> dict:
     }
 
 
-def singling_out(train, control, synthetic, mode, n_attacks, n_cols, job, seed, confidence):
-    import time
+def singling_out(
+    train, control, synthetic, mode, n_attacks, n_cols, max_attempts, seed, confidence
+):
 
     from anonymeter.evaluators import SinglingOutEvaluator
     from anonymeter.evaluators import singling_out_evaluator as so
@@ -90,7 +91,7 @@ def singling_out(train, control, synthetic, mode, n_attacks, n_cols, job, seed, 
             control=control,
             n_attacks=n_attacks,
             n_cols=n_cols,
-            max_attempts=int(job["max_attempts"]),
+            max_attempts=int(max_attempts),
             seed=seed,
         )
         evaluator.evaluate(mode=mode)
@@ -102,7 +103,7 @@ def singling_out(train, control, synthetic, mode, n_attacks, n_cols, job, seed, 
             "mode": mode,
             "n_attacks_requested": n_attacks,
             "n_attacks": n_made,
-            "max_attempts": int(job["max_attempts"]),
+            "max_attempts": int(max_attempts),
             "flags": flags,
         }
         if mode == "multivariate":
@@ -160,7 +161,6 @@ def seed_linkability_baseline(np, seed: int) -> None:
 
 
 def linkability(train, control, synthetic, aux_cols, n_attacks, n_jobs, confidence):
-    import time
 
     from anonymeter.evaluators import LinkabilityEvaluator
 
@@ -190,7 +190,6 @@ def linkability(train, control, synthetic, aux_cols, n_attacks, n_jobs, confiden
 
 
 def inference(train, control, synthetic, aux, secret, kind, n_attacks, n_jobs, confidence):
-    import time
 
     from anonymeter.evaluators import InferenceEvaluator
 

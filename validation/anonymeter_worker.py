@@ -139,7 +139,7 @@ def _run(workdir: str, job: dict) -> dict:
 
     reseed(1)
     evaluators["singling_out_univariate"] = attacks.singling_out(
-        train, control, synthetic, "univariate", n_attacks, 1, job, seed, confidence
+        train, control, synthetic, "univariate", n_attacks, 1, job["max_attempts"], seed, confidence
     )
     reseed(2)
     n_cols = min(int(job.get("multivariate_columns", 4)), len(columns))
@@ -147,7 +147,15 @@ def _run(workdir: str, job: dict) -> dict:
         evaluators["singling_out_multivariate"] = attacks.skipped("fewer than 2 columns")
     else:
         evaluators["singling_out_multivariate"] = attacks.singling_out(
-            train, control, synthetic, "multivariate", n_attacks, n_cols, job, seed, confidence
+            train,
+            control,
+            synthetic,
+            "multivariate",
+            n_attacks,
+            n_cols,
+            job["max_attempts"],
+            seed,
+            confidence,
         )
     reseed(3)
     if len(qis) < 2:

@@ -22,7 +22,7 @@ training item, even where real data has duplicates and that quantile is 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ import torch
 from schemas.contract import Contract
 from validation.frames import features
 
-__all__ = ["DistanceFloor", "Encoder", "Points", "nearest", "row_hashes"]
+__all__ = ["DistanceFloor", "Encoder", "Points", "distance_histogram", "nearest", "row_hashes"]
 
 _CHUNK_CELLS = 1 << 22  # query rows x reference rows per matrix product (32 MiB at float64)
 # Categorical columns with at least this many categories are compared by code instead of one-hot:
@@ -176,7 +176,6 @@ class DistanceFloor:
     keep only what is farther than it and not identical to a training item."""
 
     threshold: float
-    quantile: float
 
     @classmethod
     def fit(cls, holdout_distances: np.ndarray | torch.Tensor, quantile: float) -> DistanceFloor:
@@ -187,9 +186,25 @@ class DistanceFloor:
             threshold = torch.quantile(holdout_distances.double(), quantile)
         else:
             threshold = np.quantile(holdout_distances, quantile)
-        return cls(float(threshold), quantile)
+        return cls(float(threshold))
 
     def keep(self, distances: Mask, identical: Mask) -> Mask:
         """True where an item is farther than the threshold and not identical to a training item
         (numpy arrays or torch tensors, as given)."""
         return (distances > self.threshold) & ~identical
+
+
+def distance_histogram(
+    synthetic: np.ndarray, holdout: np.ndarray, bins: int = 20
+) -> dict[str, Any]:
+    """Distance to the closest training record: synthetic vs holdout, shares per bin (the last bin
+    holds everything beyond the 99th percentile)."""
+    top = float(np.quantile(np.concatenate([synthetic, holdout]), 0.99)) or 1.0
+    edges = np.linspace(0.0, top, bins + 1)
+    s, _ = np.histogram(np.clip(synthetic, 0, top), edges)
+    h, _ = np.histogram(np.clip(holdout, 0, top), edges)
+    return {
+        "edges": [round(float(e), 4) for e in edges],
+        "synthetic": [round(float(v), 4) for v in s / max(len(synthetic), 1)],
+        "holdout": [round(float(v), 4) for v in h / max(len(holdout), 1)],
+    }

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from synth import progress
 from synth.image.models import KINDS, ConditionalGAN, ConditionalVAE, GANConfig, VAEConfig
+from synth.redraw import redraw as refill
 
 __all__ = [
     "Monitor",
@@ -313,7 +314,6 @@ def redraw(
     """Replace the images `keep` rejects with fresh draws for the same labels, round r seeded from
     `seed` and r, for up to `rounds` rounds (the image privacy filter; synth.redraw, per slot).
     Returns the images, how many were rejected at first, and how many are still rejected."""
-    from synth.redraw import redraw as refill
 
     def draw(slots, round_: int) -> Tensor:  # slots: a numpy array of the rejected images
         with progress.silenced():  # replacements, not more of the planned images

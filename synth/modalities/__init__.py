@@ -32,7 +32,6 @@ __all__ = [
     "Execute",
     "Modality",
     "Sampled",
-    "kind_of",
     "modality_for",
 ]
 
@@ -125,13 +124,9 @@ class Modality(Protocol):
         """The self-contained HTML report of a run's metrics.json."""
 
 
-def kind_of(spec: Any) -> str:
-    return getattr(spec, "kind", None) or "table"
-
-
 def modality_for(spec_or_kind: Any) -> Modality:
     """The modality that runs a spec (or a metrics.json's `run.kind`)."""
-    kind = spec_or_kind if isinstance(spec_or_kind, str) else kind_of(spec_or_kind)
+    kind = spec_or_kind if isinstance(spec_or_kind, str) else spec_or_kind.kind
     try:
         module, name = MODALITIES[kind].split(":")
     except KeyError:

@@ -9,9 +9,9 @@ import numpy as np
 
 from schemas.image_spec import ImagePrivacyChecks
 from validation import noise
+from validation.distance import distance_histogram
 from validation.image_metrics import memorisation
 from validation.images.sides import ImageContract, ImageSide, Judge, pick
-from validation.privacy import distance_histogram
 from validation.result import CheckResult
 
 __all__ = ["NAME", "check"]

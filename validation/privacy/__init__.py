@@ -27,13 +27,13 @@ and `disclosure` (the measures judged), `verdicts` (noise-aware verdicts), `judg
 
 from __future__ import annotations
 
+from validation.distance import distance_histogram
 from validation.privacy.guard import DistanceGuard
 from validation.privacy.judge import NAME, check
 from validation.privacy.measures import (
     attack,
     dcr_share,
     dcr_share_adjusted,
-    distance_histogram,
     exact_share,
     nndr,
     qi_edges,

@@ -12,13 +12,12 @@ import pandas as pd
 from schemas.contract import Contract
 from schemas.spec import PrivacyChecks
 from validation import noise
-from validation.distance import nearest, row_hashes
+from validation.distance import distance_histogram, nearest, row_hashes
 from validation.privacy.measures import (
     attack,
     dcr_share,
     dcr_share_adjusted,
     dcr_share_adjusted_from,
-    distance_histogram,
     exact_share,
     identical_share,
     nndr,

@@ -39,10 +39,6 @@ class DistanceGuard:
     def threshold(self) -> float:
         return self.floor.threshold
 
-    @property
-    def quantile(self) -> float:
-        return self.floor.quantile
-
     def keep(self, modelled: pd.DataFrame) -> np.ndarray:
         copies = np.isin(row_hashes(modelled, self.encoder.contract), self.train_hashes)
         distance, _ = nearest(self.encoder.transform(modelled), self.train_points, same=copies)

@@ -17,7 +17,6 @@ __all__ = [
     "dcr_share",
     "dcr_share_adjusted",
     "dcr_share_adjusted_from",
-    "distance_histogram",
     "exact_share",
     "identical_share",
     "nndr",
@@ -177,19 +176,3 @@ def qi_edges(train: pd.DataFrame, contract: Contract, columns: list[str]) -> dic
             else np.unique(np.quantile(present, np.linspace(0.05, 0.95, 19)))
         )
     return edges
-
-
-def distance_histogram(
-    synthetic: np.ndarray, holdout: np.ndarray, bins: int = 20
-) -> dict[str, Any]:
-    """Distance to the closest training record: synthetic vs holdout, shares per bin (the last bin
-    holds everything beyond the 99th percentile)."""
-    top = float(np.quantile(np.concatenate([synthetic, holdout]), 0.99)) or 1.0
-    edges = np.linspace(0.0, top, bins + 1)
-    s, _ = np.histogram(np.clip(synthetic, 0, top), edges)
-    h, _ = np.histogram(np.clip(holdout, 0, top), edges)
-    return {
-        "edges": [round(float(e), 4) for e in edges],
-        "synthetic": [round(float(v), 4) for v in s / max(len(synthetic), 1)],
-        "holdout": [round(float(v), 4) for v in h / max(len(holdout), 1)],
-    }

@@ -39,7 +39,6 @@ _GRID = 8  # synthetic samples per class in the report
 
 @dataclass(frozen=True)
 class ImagePrepared:
-    images: image_data.ImageSet
     cells: Cells
     train: np.ndarray  # indices into images
     holdout: np.ndarray
@@ -93,7 +92,6 @@ class ImageModality:
         # a bad class name fails before minutes of training
         counts = cells.allot(_per_class(spec, images, train), train)
         return ImagePrepared(
-            images,
             cells,
             train,
             holdout,

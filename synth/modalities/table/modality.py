@@ -62,14 +62,12 @@ class TablePrepared:
 
     contract: Contract
     typed: pd.DataFrame  # every real row, typed by the contract
-    plan: SampleSpec  # the spec's plan with typed conditions
     train: pd.DataFrame
     holdout: pd.DataFrame
     protection: Protection  # the training rows the engine sees (rare values replaced)
     batches: list[Batch]
     weights: np.ndarray  # what each training row stands for in the plan
     fair: FairPlan | None
-    fingerprint: str
     row_filter: RowFilter | None  # the privacy filter, or None
     floor: float | None  # its distance floor
 
@@ -113,14 +111,12 @@ class TableModality:
         return TablePrepared(
             contract,
             typed,
-            plan,
             train,
             holdout,
             protection,
             batches,
             weights,
             fair,
-            source.fingerprint,
             row_filter,
             floor,
         )
@@ -130,7 +126,10 @@ class TableModality:
         else a freshly fitted one, which is then stored."""
         store, key = None, None
         if spec.model.cache:
-            store, key = ModelStore.open(store_root(spec)), model_key(spec, prepared.fingerprint)
+            store, key = (
+                ModelStore.open(store_root(spec)),
+                model_key(spec, prepared.contract.fingerprint),
+            )
             engine = None if retrain else store.get(key, spec.model.engine)
             if engine is not None:
                 _log.info("reusing stored %s model %s", engine.name, key[:12])
