@@ -23,7 +23,7 @@ __all__ = [
     "SplitBase",
 ]
 
-SpecKind = Literal["table", "images"]
+SpecKind = Literal["table", "images", "linked"]
 
 
 class _Strict(BaseModel):

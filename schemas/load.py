@@ -10,14 +10,15 @@ from pydantic import ValidationError
 
 from schemas.errors import SpecError
 from schemas.image_spec import ImageJobSpec
+from schemas.linked_spec import LinkedJobSpec
 from schemas.spec import JobSpec
+
+AnySpec = JobSpec | ImageJobSpec | LinkedJobSpec
 
 __all__ = ["apply_overrides", "flag_overrides", "json_schema", "load_spec", "spec_from_dict"]
 
 
-def load_spec(
-    path: str | Path, *, overrides: dict[str, Any] | None = None
-) -> JobSpec | ImageJobSpec:
+def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> AnySpec:
     """Load and validate the spec at `path`; relative paths inside it are relative to its folder.
 
     `overrides` maps dotted field names (`model.engine`, `sample.rows`) to values, as the CLI passes;
@@ -75,7 +76,7 @@ def flag_overrides(**flags: Any) -> dict[str, Any]:
     return {_FLAGS[name]: value for name, value in flags.items() if value is not None}
 
 
-def spec_from_dict(raw: dict[str, Any], *, label: str, base_dir: Path) -> JobSpec | ImageJobSpec:
+def spec_from_dict(raw: dict[str, Any], *, label: str, base_dir: Path) -> AnySpec:
     """Validate a spec mapping; `label` names it in errors, `base_dir` anchors relative paths.
     A spec with `kind: images` is an image job; one with `kind: table`, or without `kind`, a table
     job."""
@@ -88,10 +89,14 @@ def spec_from_dict(raw: dict[str, Any], *, label: str, base_dir: Path) -> JobSpe
 
 
 # kind -> its spec model; a new kind of job adds one line (and its modality, synth/modalities)
-SPECS: dict[str, type[JobSpec] | type[ImageJobSpec]] = {"table": JobSpec, "images": ImageJobSpec}
+SPECS: dict[str, type[AnySpec]] = {
+    "table": JobSpec,
+    "images": ImageJobSpec,
+    "linked": LinkedJobSpec,
+}
 
 
-def _model(kind: Any, *, label: str) -> type[JobSpec] | type[ImageJobSpec]:
+def _model(kind: Any, *, label: str) -> type[AnySpec]:
     try:
         return SPECS[kind]
     except (KeyError, TypeError):
@@ -103,7 +108,9 @@ def json_schema() -> dict[str, Any]:
     `schemas/jobspec.schema.json`."""
     from pydantic import TypeAdapter
 
-    schema = TypeAdapter(JobSpec | ImageJobSpec).json_schema(by_alias=True)  # SPECS' values
+    schema = TypeAdapter(JobSpec | ImageJobSpec | LinkedJobSpec).json_schema(
+        by_alias=True
+    )  # SPECS' values
     schema["$id"] = "https://github.com/synth/synth/schemas/jobspec.schema.json"
     schema["title"] = "synth job spec"
     return schema
@@ -134,7 +141,15 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _anchor_paths(spec: JobSpec | ImageJobSpec, base_dir: Path) -> JobSpec | ImageJobSpec:
+def _anchored(source: Any, base: Path) -> Any:
+    field = "path"
+    value = getattr(source, field, None)
+    if value is None or value.is_absolute():
+        return source
+    return source.model_copy(update={field: base / value})
+
+
+def _anchor_paths(spec: AnySpec, base_dir: Path) -> AnySpec:
     """Relative paths become absolute, whatever folder the spec was named from: a spec loaded as
     `examples/adult.yaml` and as `/abs/examples/adult.yaml` must be one spec (its fingerprint,
     which `synth regenerate` compares with the last run's, includes the source path)."""
@@ -142,11 +157,15 @@ def _anchor_paths(spec: JobSpec | ImageJobSpec, base_dir: Path) -> JobSpec | Ima
     updates: dict[str, Any] = {}
     source: dict[str, Path] = {}
     for field in ("path", "extra_csv"):
-        value = getattr(spec.source, field, None)
+        value = getattr(getattr(spec, "source", None), field, None)
         if value is not None and not value.is_absolute():
             source[field] = base / value
     if source:
         updates["source"] = spec.source.model_copy(update=source)
+    if isinstance(spec, LinkedJobSpec):
+        updates["tables"] = [
+            t.model_copy(update={"source": _anchored(t.source, base)}) for t in spec.tables
+        ]
     if not spec.output.path.is_absolute():
         updates["output"] = spec.output.model_copy(update={"path": base / spec.output.path})
     return spec.model_copy(update=updates) if updates else spec

@@ -20,8 +20,9 @@ _REAL, _SYNTHETIC = "#3b6fb6", "#e07b39"
 _ORDER = ("expectations", "quality", "utility", "detection", "privacy", "bias")
 
 
-def render(metrics: dict[str, Any]) -> str:
-    """Render the report from a run's metrics (the same dict written as metrics.json)."""
+def render(metrics: dict[str, Any], *, extra: str = "") -> str:
+    """Render the report from a run's metrics (the same dict written as metrics.json); `extra`
+    is a modality's own section (HTML, escaped by its maker), placed before the contract."""
     verdict = metrics["verdict"]
     run = metrics["run"]
     checks = {c["name"]: c for c in verdict["checks"]}
@@ -41,6 +42,7 @@ def render(metrics: dict[str, Any]) -> str:
     for name, check in checks.items():
         if name not in _ORDER:
             parts.append(_check(name.capitalize(), check))
+    parts.append(extra)
     parts.append("<h2>Contract</h2>")
     parts += [f"<p>{escape(note)}</p>" for note in metrics.get("contract_notes", [])]
     parts.append(_table(metrics["contract"]))

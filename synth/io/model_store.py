@@ -34,6 +34,7 @@ import secrets
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ ENTRY = "entry.json"
 _KEY_ENV = "SYNTH_MODEL_STORE_KEY"
 _ROOT_ENV = "SYNTH_MODEL_STORE"
 _TABULAR = Path(__file__).resolve().parent.parent / "tabular"
+_LINKED = _TABULAR.parent / "linked"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 log = logging.getLogger(__name__)
 
@@ -79,12 +81,24 @@ def model_key(spec: JobSpec, source_fingerprint: str) -> str:
     parts = {
         "source": source_fingerprint,
         "model": spec.model.model_dump(mode="json", exclude={"cache"}),
-        "dataset": spec.dataset.model_dump(mode="json"),
+        "dataset": _datasets(spec),
         "split": spec.split.model_dump(mode="json"),
         "seed": spec.sample.seed,
         "code": code_version(),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _datasets(spec: Any) -> Any:
+    """A table job's schema; a linked job's tables less their sources (hashed by content), and
+    the hash of the linked engine's code."""
+    if hasattr(spec, "dataset"):
+        return spec.dataset.model_dump(mode="json")
+    digest = hashlib.sha256()
+    for path in sorted(_LINKED.rglob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    tables = [t.model_dump(mode="json", exclude={"source"}) for t in spec.tables]
+    return {"tables": tables, "linked_code": digest.hexdigest()}
 
 
 class ModelStore:
@@ -117,10 +131,13 @@ class ModelStore:
         message = f"{key}\0{engine}\0{manifest_sha256}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
-    def get(self, key: str, engine: str) -> Engine | None:
+    def get(
+        self, key: str, engine: str, *, load: Callable[..., Any] | None = None
+    ) -> Engine | None:
         """The stored model for `key`, or None when there is none or its entry was signed under
         another secret (then `put` replaces it). An entry that fails any other check raises
-        SynthError naming it, and nothing in it is loaded."""
+        SynthError naming it, and nothing in it is loaded. `load` reads a model that is not one
+        of the table engines (a linked job's), with the same checks."""
         folder = self.root / key
         try:
             root = os.open(self.root, _DIR_FLAGS)
@@ -149,11 +166,12 @@ class ModelStore:
             )
             self._stale.add(key)
             return None
-        if name != engine or entry.get("key") != key or name not in ENGINES:
+        if name != engine or entry.get("key") != key or (load is None and name not in ENGINES):
             raise SynthError(f"{folder / ENTRY}: entry is for another model")
         # The root is the user's own and nobody else may write in it, so `<key>/model` names the
         # folder just checked; read_model reads every file there once, without following links.
-        return type(make_engine(name)).load(folder / "model", manifest_sha256=manifest)
+        load = load or type(make_engine(name)).load
+        return load(folder / "model", manifest_sha256=manifest)
 
     def put(self, key: str, engine: Engine, *, replace: bool = False, **about: Any) -> Path:
         """Store a fitted model under `key`. An entry already there is kept (another run stored the

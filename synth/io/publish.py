@@ -59,6 +59,7 @@ def arrow_schema(contract: Contract) -> pa.Schema:
 class StagedParts:
     files: tuple[Path, ...]
     rows: int
+    root: Path | None = None  # set: parts keep their folders below it (a linked job's tables)
 
 
 def write_part(frames: Iterable[pd.DataFrame], path: Path, contract: Contract) -> int:
@@ -101,7 +102,8 @@ def seal_parts(
         if partition_by:
             sealed += _seal_partitioned(parquet, file.name, folder, schema, codec, partition_by)
             continue
-        target = folder / file.name
+        target = folder / (file.relative_to(staged.root) if staged.root else file.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
         with pq.ParquetWriter(target, schema, compression=codec) as writer:
             for group in range(parquet.num_row_groups):
                 writer.write_table(
