@@ -102,7 +102,8 @@ class Run:
         return json.loads((self.output / "metrics.json").read_text(encoding="utf-8"))
 
     def to_pandas(self, *, quarantined: bool = False) -> Any:
-        """The published rows (images: Hugging Face image structs and labels) as one DataFrame.
+        """The published rows (images: Hugging Face image structs and labels) as one DataFrame;
+        a linked job's as one DataFrame per table, by name.
         A quarantined run's rows (kept only with `output.keep_quarantined_rows`) failed a gate,
         perhaps the privacy gate: they are read only when asked for by `quarantined=True`."""
         import pyarrow.parquet as pq
@@ -116,6 +117,9 @@ class Run:
                 f"run {self.run_id} failed a gate: its kept rows are read only with "
                 "to_pandas(quarantined=True)"
             )
+        if self.kind == "linked":  # one dataset per table, in data/<table>/
+            tables = sorted(p for p in self.data.iterdir() if p.is_dir())
+            return {p.name: pq.read_table(p).to_pandas() for p in tables}
         return pq.read_table(self.data).to_pandas()
 
     def summary(self) -> dict[str, Any]:

@@ -19,6 +19,10 @@ from validation.images import bias as image_bias
 from validation.images import privacy as image_privacy
 from validation.images import quality as image_quality
 from validation.images import training
+from validation.linked import integrity as linked_integrity
+from validation.linked import privacy as linked_privacy
+from validation.linked import quality as linked_quality
+from validation.linked import sequences as linked_sequences
 from validation.result import CheckResult
 
 __all__ = ["CHECKS", "Check", "checks_for"]
@@ -46,11 +50,17 @@ CHECKS: dict[str, dict[str, Check]] = {
         "privacy": image_privacy.check,
         "bias": image_bias.check,
     },
+    "linked": {
+        "expectations": linked_integrity.check,
+        "quality": linked_quality.check,
+        "sequences": linked_sequences.check,
+        "privacy": linked_privacy.check,
+    },
 }
 
 
 def checks_for(modality: str) -> dict[str, Check]:
-    """The checks of `modality` ("table" or "images"), by name, in the gate's order."""
+    """The checks of `modality` ("table", "images" or "linked"), by name, in the gate's order."""
     try:
         return CHECKS[modality]
     except KeyError:

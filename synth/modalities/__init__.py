@@ -39,6 +39,7 @@ __all__ = [
 MODALITIES: dict[str, str] = {
     "table": "synth.modalities.table:TableModality",
     "images": "synth.modalities.images:ImageModality",
+    "linked": "synth.modalities.linked:LinkedModality",
 }
 
 # The flow's way to run a step's units of work (a table's partitions): in order here, or on a

@@ -34,6 +34,7 @@ __all__ = [
     "bin_count",
     "build_codecs",
     "codec_from_json",
+    "condition_tokens",
     "exact",
     "exact_cap",
 ]
@@ -293,3 +294,24 @@ def _bins(
             np.quantile(inside, grid).tolist() if len(inside) else [float(edges[b])] * (steps + 1)
         )
     return Bins([name], edges.tolist(), cdf, null, integer, is_time)
+
+
+def condition_tokens(codecs: Sequence[Codec], conditions: Mapping[str, Any]) -> dict[int, int]:
+    """The token each conditioned codec is fixed to (codec index -> token); a fixed combination
+    is conditioned on all of its columns or none."""
+    known = {c for codec in codecs for c in codec.columns}
+    for column in conditions:
+        if column not in known:
+            raise SpecError(f"sample.conditions: column {column!r} is not modelled")
+    fixed: dict[int, int] = {}
+    for j, codec in enumerate(codecs):
+        given = [c for c in codec.columns if c in conditions]
+        if not given:
+            continue
+        if len(given) < len(codec.columns):
+            raise SpecError(
+                f"sample.conditions: {', '.join(codec.columns)} form a fixed combination; "
+                "condition on all of them or none"
+            )
+        fixed[j] = codec.condition(conditions)
+    return fixed

@@ -124,23 +124,27 @@ class TabularAR(nn.Module):
         *,
         generator: torch.Generator,
         fixed: dict[int, int] | None = None,
+        given: dict[int, Tensor] | None = None,
         temperature: float = 1.0,
         chunk: int = 8192,
     ) -> Tensor:
-        """(rows, C) tokens; columns in `fixed` (index -> token) are given, the rest drawn in
-        order, each conditioned on every column before it and on the fixed ones. Rows go in
+        """(rows, C) tokens; columns in `fixed` (index -> token) are given, and so are those in
+        `given` (index -> one token per row: a linked table's parent context, say), the rest drawn
+        in order, each conditioned on every column before it and on the given ones. Rows go in
         chunks small enough for the CPU's caches, through plain 2-D matmuls per column. A wide
         model whose per-target table would pass `UNFOLD_LIMIT` keeps each row's pooled context
         as a running sum instead (a revealed column adds its token's embedding and takes away
         its mask's) rather than pooling again every step."""
         device = self.embed.weight.device
-        columns, fixed = len(self.cfg.vocab), fixed or {}
+        columns, fixed, given = len(self.cfg.vocab), fixed or {}, given or {}
         tokens = torch.zeros(rows, columns, dtype=torch.long, device=device)
         for j, token in fixed.items():
             tokens[:, j] = token
+        for j, per_row in given.items():
+            tokens[:, j] = per_row
         known = torch.zeros(columns, dtype=torch.bool, device=device)
-        known[list(fixed)] = True
-        steps = [j for j in self.cfg.order or range(columns) if j not in fixed]
+        known[[*fixed, *given]] = True
+        steps = [j for j in self.cfg.order or range(columns) if j not in fixed and j not in given]
         table = self.embed.weight
         unfold = self.project is None or table.shape[0] * self.project.out_features <= UNFOLD_LIMIT
         if self.project is not None and unfold:

@@ -33,6 +33,7 @@ __all__ = [
     "TrainReport",
     "train_dp",
     "train_early_stopping",
+    "visibility",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,13 @@ def train_early_stopping(
     *,
     seed: int,
     subjects: np.ndarray | None = None,
+    given: int = 0,
 ) -> TrainReport:
     """AdamW with the learning rate halved on a plateau; stops after `patience` epochs without a
     better validation loss and keeps the best weights. With `subjects` (a code per row), the
     validation rows are whole subjects: validated on rows of people it trains on, a model is
-    rewarded for learning who they are."""
+    rewarded for learning who they are. The first `given` columns are context, always visible
+    and never predicted (a linked table's parent row: sampling always gives it)."""
     device = tokens.device
     generator = torch.Generator(device=device).manual_seed(seed)
     n_val = max(1, int(len(tokens) * params["validation_share"]))
@@ -74,7 +77,7 @@ def train_early_stopping(
     val = shuffled[:n_val].repeat(4, 1)  # four hidden subsets per validation row: steadier
     columns = tokens.shape[1]
     rank = torch.arange(columns, device=device)
-    val_visible = random_visibility(len(val), columns, rank, generator=generator)
+    val_visible = visibility(len(val), columns, rank, generator=generator, given=given)
     # at least ~20 steps per epoch, so small tables train as well as large ones
     batch_size = min(params["batch_size"], max(64, len(fit_rows) // 20))
     optimiser = torch.optim.AdamW(
@@ -96,7 +99,7 @@ def train_early_stopping(
         train_loss = torch.zeros((), device=device)
         for start in range(0, len(order), batch_size):
             batch = fit_rows[order[start : start + batch_size]]
-            train_loss += _step(model, optimiser, batch, rank, generator) * len(batch)
+            train_loss += _step(model, optimiser, batch, rank, generator, given) * len(batch)
             average.update_parameters(model)
         judged.eval()
         with torch.no_grad():
@@ -252,11 +255,27 @@ class HiddenLoss:
         return per_row if self.reduction == "none" else per_row.mean()
 
 
+def visibility(
+    rows: int, columns: int, rank: Tensor, *, generator: torch.Generator, given: int = 0
+) -> Tensor:
+    """`random_visibility` over the columns after the first `given`, which are always visible.
+    With none given it is exactly `random_visibility` (the same draws)."""
+    if not given:
+        return random_visibility(rows, columns, rank, generator=generator)
+    rest = random_visibility(rows, columns - given, rank[: columns - given], generator=generator)
+    return torch.cat([torch.ones(rows, given, dtype=torch.bool, device=rank.device), rest], 1)
+
+
 def _step(
-    model: TabularAR, optimiser: Any, batch: Tensor, rank: Tensor, generator: torch.Generator
+    model: TabularAR,
+    optimiser: Any,
+    batch: Tensor,
+    rank: Tensor,
+    generator: torch.Generator,
+    given: int = 0,
 ) -> Tensor:
     """One optimiser step; returns the batch's loss (detached, left on the device: no sync)."""
-    visible = random_visibility(len(batch), batch.shape[1], rank, generator=generator)
+    visible = visibility(len(batch), batch.shape[1], rank, generator=generator, given=given)
     loss = model.loss(batch, visible)
     optimiser.zero_grad(set_to_none=True)
     loss.backward()
