@@ -50,6 +50,8 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | None) -> di
     model = SPECS.get(kind) if isinstance(kind, str) else None
     if model is None:  # an unknown kind is refused, naming the file, by spec_from_dict
         return raw
+    if kind == "linked" and (overrides or {}).get("source.path") is not None:
+        raise SpecError("--source: a linked job reads one source per table (tables[].source)")
     section = raw.get("model")
     engine = section.get("engine", model.default_engine) if isinstance(section, dict) else None
     for dotted, value in (overrides or {}).items():

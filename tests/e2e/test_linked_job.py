@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import main
+from synth.api import Run
 from tests.builders import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
@@ -52,11 +53,8 @@ def test_the_linked_example_publishes_every_table_with_consistent_keys(
     report = (Path(summary["output"]) / "report.html").read_text()
     assert "Linked tables" in report
     # the Python API reads one frame per table
-    import synth
-
-    run = synth.api.Run.from_summary(summary) if hasattr(synth.api.Run, "from_summary") else None
-    if run is not None:
-        assert set(run.to_pandas()) == {"pigs", "weighings"}
+    frames = Run.from_summary(summary).to_pandas()
+    assert set(frames) == {"pigs", "weighings"} and len(frames["weighings"]) == len(weighings)
 
 
 def test_an_orphan_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:

@@ -170,7 +170,9 @@ def test_every_spec_names_its_modality_and_a_table_hashes_as_before(tmp_path: Pa
     named = load_spec(_write(tmp_path / "b", {**raw, "kind": "table"}))
     assert (unnamed.kind, named.kind, _example("digits.yaml").kind) == ("table", "table", "images")
     assert named.fingerprint() == unnamed.fingerprint()
-    with pytest.raises(SpecError, match=r"kind: unknown kind; choose one of table, images, linked$"):
+    with pytest.raises(
+        SpecError, match=r"kind: unknown kind; choose one of table, images, linked$"
+    ):
         load_spec(_write(tmp_path / "c", {**raw, "kind": "tables"}))
 
 

@@ -68,25 +68,26 @@ class Layout:
 
 @dataclass(frozen=True)
 class Histories:
-    """One row per subject (root rows, in order), its hash, and how many rows hang under it."""
+    """Every subject's hash and row count; `rows` builds the history rows of chosen subjects."""
 
-    frame: pd.DataFrame
-    hashes: np.ndarray  # uint64 per subject, the whole history
+    tables: Tables
+    relations: Relations
+    layout: Layout
+    hashes: np.ndarray  # uint64 per subject (root rows, in order), the whole history
     events: np.ndarray  # rows under the subject in every table but the root
+    places: dict[str, tuple[np.ndarray, np.ndarray]]  # per table: each row's subject and place
 
     @classmethod
     def of(cls, tables: Tables, relations: Relations, layout: Layout) -> Histories:
         root = relations.root
         n = len(tables[root.name])
         subjects = subject_rows(tables, relations)
-        out: dict[str, np.ndarray] = {
-            c.name: tables[root.name][c.name].to_numpy(dtype=object) for c in root.contract.modelled
-        }
         own = _row_hashes(tables[root.name], root.contract.modelled, root.contract)
         chained = {root.name: _mix(own)}
         total = chained[root.name].copy()
         rank = {root.name: np.zeros(n, dtype=np.int64)}
         events = np.zeros(n, dtype=np.int64)
+        places = {}
         for salt, table in enumerate(relations.tables[1:], 1):
             frame, subject = tables[table.name], subjects[table.name]
             up = parent_rows(tables, relations, table.name)
@@ -106,15 +107,32 @@ class Histories:
             place = np.full(len(frame), -1, dtype=np.int64)
             place[order] = np.arange(len(order)) - starts
             rank[table.name] = place
-            out[f"{table.name}.rows"] = np.bincount(subject[ok], minlength=n).astype("float64")
-            for i in range(layout.events[table.name]):
-                at = order[place[order] == i]
+            places[table.name] = (subject, place)
+        return cls(tables, relations, layout, _mix(total), events, places)
+
+    def rows(self, chosen: np.ndarray) -> pd.DataFrame:
+        """The history rows of the subjects at root positions `chosen`, in that order."""
+        root = self.relations.root
+        size = len(chosen)
+        at_row = np.full(len(self.hashes), -1, dtype=np.int64)
+        at_row[chosen] = np.arange(size)
+        frame = self.tables[root.name]
+        out: dict[str, np.ndarray] = {
+            c.name: frame[c.name].to_numpy(dtype=object)[chosen] for c in root.contract.modelled
+        }
+        for table in self.relations.tables[1:]:
+            subject, place = self.places[table.name]
+            frame = self.tables[table.name]
+            mine = (subject >= 0) & (at_row[np.maximum(subject, 0)] >= 0)
+            target = at_row[np.maximum(subject, 0)]
+            out[f"{table.name}.rows"] = np.bincount(target[mine], minlength=size).astype(float)
+            for i in range(self.layout.events[table.name]):
+                at = np.flatnonzero(mine & (place == i))
                 for c in table.contract.modelled:
-                    column = np.full(n, None, dtype=object)
-                    column[subject[at]] = frame[c.name].to_numpy(dtype=object)[at]
+                    column = np.full(size, None, dtype=object)
+                    column[target[at]] = frame[c.name].to_numpy(dtype=object)[at]
                     out[f"{table.name}[{i}].{c.name}"] = column
-        history = pd.DataFrame(out, index=pd.RangeIndex(n))
-        return cls(history, _mix(total), events)
+        return pd.DataFrame(out, index=pd.RangeIndex(size))
 
 
 def _row_hashes(

@@ -40,6 +40,8 @@ __all__ = ["NAME", "check", "subject_dcr_share"]
 
 NAME = "privacy"
 _MIN_EVENTS = 2  # a copied history counts from this many rows under the subject
+_REFERENCE_SUBJECTS = 20_000  # training subjects the encoder's quantiles are read from
+_ATTACK_SUBJECTS = 50_000  # synthetic subjects the membership attacker sees at most
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class _Sides:
     synthetic: Histories
     picks: tuple[np.ndarray, np.ndarray, np.ndarray]  # sampled subjects per side
     points: tuple[Points, Points, Points]
-    every_synthetic: Points
+    every_synthetic: Points  # the synthetic subjects the attacker sees (at most 50,000)
+    every_hashes: np.ndarray
 
     @classmethod
     def of(
@@ -68,19 +71,17 @@ class _Sides:
         n_t, n_h, n_s = (len(h.hashes) for h in sides)
         n = min(size, n_t, n_h)
         rng = np.random.default_rng(seed)
+        sizes = (n, n, min(size, n_s))
         picks = tuple(
-            np.sort(
-                rng.choice(total, size=min(n, total) if i < 2 else min(size, total), replace=False)
-            )
-            for i, total in enumerate((n_t, n_h, n_s))
+            np.sort(rng.choice(total, size=k, replace=False))
+            for total, k in zip((n_t, n_h, n_s), sizes, strict=True)
         )
-        encoder = Encoder.fit(sides[0].frame, layout.contract)
-        points = tuple(
-            encoder.transform(h.frame.iloc[p].reset_index(drop=True))
-            for h, p in zip(sides, picks, strict=True)
-        )
-        every = encoder.transform(sides[2].frame)
-        return cls(*sides, picks, points, every)
+        reference = np.sort(rng.choice(n_t, size=min(n_t, _REFERENCE_SUBJECTS), replace=False))
+        encoder = Encoder.fit(sides[0].rows(reference), layout.contract)
+        points = tuple(encoder.transform(h.rows(p)) for h, p in zip(sides, picks, strict=True))
+        seen = np.sort(rng.choice(n_s, size=min(n_s, _ATTACK_SUBJECTS), replace=False))
+        every = encoder.transform(sides[2].rows(seen))
+        return cls(*sides, picks, points, every, sides[2].hashes[seen])
 
     def hashes(self, side: int) -> np.ndarray:
         return (self.train, self.holdout, self.synthetic)[side].hashes[self.picks[side]]
@@ -248,7 +249,7 @@ def _membership(
     """The attacker sees every synthetic subject and scores each candidate by its distance to
     the nearest synthetic history."""
     train, holdout, _ = sides.points
-    every_hash = sides.synthetic.hashes
+    every_hash = sides.every_hashes
     members, _ = nearest(train, sides.every_synthetic, same=np.isin(sides.hashes(0), every_hash))
     outsiders, _ = nearest(
         holdout, sides.every_synthetic, same=np.isin(sides.hashes(1), every_hash)

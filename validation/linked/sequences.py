@@ -119,6 +119,8 @@ def check(
         )
         if failed:
             reasons.append(_reason(table, name, value, limit, upper, bound, thresholds))
+    if not len(synthetic[root]):
+        reasons.append("no synthetic subjects: nothing to compare")
     metrics["failed"] = len(reasons)
     limits = {name: _limit(name, thresholds)[0] for name in MEASURES}
     charts = {"limits": limits, "significance": thresholds.significance}

@@ -57,3 +57,37 @@ def test_a_malformed_metrics_file_is_skipped_not_trusted() -> None:
         }
     )
     assert HOSTILE not in html and "Linked tables" in html
+
+
+def test_the_table_report_renders_linked_results_with_the_section(metrics: dict) -> None:
+    from schemas.checks import ExpectationChecks, QualityChecks
+    from validation.linked import integrity, quality
+    from validation.report import render
+
+    tables, relations = households(600)
+    train, holdout, fresh = split(tables, relations)
+    more = [
+        integrity.check(train, fresh, holdout, contract=relations, thresholds=ExpectationChecks()),
+        quality.check(train, fresh, holdout, contract=relations, thresholds=QualityChecks()),
+    ]
+    full = {
+        **metrics,
+        "verdict": {
+            **metrics["verdict"],
+            "checks": metrics["verdict"]["checks"] + [c.to_dict() for c in more],
+        },
+        "run": {
+            **metrics["run"],
+            "job": "households",
+            "run_id": "r1",
+            "rows": 1,
+            "engine": "autoregressive",
+            "train_rows": 1,
+            "holdout_rows": 1,
+        },
+        "contract": [],
+    }
+    html = render(full, extra=linked_section(full))
+    assert "Referential integrity" in html and "Quality per table" in html
+    assert "distance to the closest training row" in html  # the privacy chart, by subject
+    assert HOSTILE not in html
