@@ -75,8 +75,11 @@ class Ours:
 
         self.engine = LinkedEngine(**self.params)
         self.engine.fit(train, relations, seed=seed)
-        info = self.engine.info()
-        self.info = {k: info[k] for k in ("params", "epochs") if k in info}
+        tables = self.engine.info().get("tables", {})
+        self.info = {
+            "params": self.params,
+            "epochs": {n: t.get("epochs") for n, t in tables.items()},
+        }
 
     def sample(self, subjects: int, *, seed: int) -> Tables:
         return self.engine.sample(subjects, seed=seed)

@@ -18,6 +18,8 @@ __all__ = ["render"]
 
 _REAL, _SYNTHETIC = "#3b6fb6", "#e07b39"
 _ORDER = ("expectations", "quality", "utility", "detection", "privacy", "bias")
+# checks a modality's own section draws (`extra`): not drawn again as a generic section
+_OWN_SECTION = ("sequences",)
 
 
 def render(metrics: dict[str, Any], *, extra: str = "") -> str:
@@ -40,7 +42,7 @@ def render(metrics: dict[str, Any], *, extra: str = "") -> str:
     parts.append(_privacy(checks.get("privacy")))
     parts.append(_bias(checks.get("bias")))
     for name, check in checks.items():
-        if name not in _ORDER:
+        if name not in _ORDER and name not in _OWN_SECTION:
             parts.append(_check(name.capitalize(), check))
     parts.append(extra)
     parts.append("<h2>Contract</h2>")

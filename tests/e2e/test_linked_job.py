@@ -72,3 +72,18 @@ def test_an_orphan_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
     assert code == 2
     assert "tables.weighings.foreign_keys" in err[-1] and "orphans" in err[-1]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.parquet"))
+
+
+def test_the_linked_report_renders_offline(tmp_path: Path, capsys, browser) -> None:
+    from tests.e2e.browser import assert_no_remote_references
+
+    example = str(REPO / "examples" / "linked_wages.yaml")
+    code, summary = _run_json(capsys, "run", example, "--out", str(tmp_path / "out"))
+    assert code == 0, summary
+    report = Path(summary["report"])
+    browser.get(report.resolve().as_uri())
+    assert browser.title.startswith("synth report")
+    assert_no_remote_references(browser)
+    text = browser.execute_script("return document.body.innerText")
+    assert "Linked tables" in text and "Privacy by subject" in text
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

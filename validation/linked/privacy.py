@@ -95,9 +95,10 @@ def check(
     contract: Relations,
     thresholds: LinkedPrivacyChecks,
     seed: int = 0,
-    **_: Any,
+    min_count: int = 10,
 ) -> CheckResult:
-    """Every measure on whole subjects; `real` are the training tables."""
+    """Every measure on whole subjects; `real` are the training tables. `min_count` comes with
+    every linked check's keywords: only shares, counts and scores are reported, no value."""
     relations = contract
     root = relations.root.name
     counts = [0 if t is None else len(t[root]) for t in (real, holdout)]

@@ -72,9 +72,10 @@ def check(
     contract: Relations,
     thresholds: SequenceChecks,
     seed: int = 0,
-    **_: Any,
+    min_count: int = 10,
 ) -> CheckResult:
-    """Every measure of every child table; `real` are the training tables."""
+    """Every measure of every child table; `real` are the training tables. `min_count` comes
+    with every linked check's keywords: only scores are reported, no value."""
     relations = contract
     real, synthetic = complete(real, relations), complete(synthetic, relations)
     holdout = None if holdout is None else complete(holdout, relations)
