@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.image_spec import ImageJobSpec
+from schemas.linked_spec import LinkedJobSpec
 from schemas.spec import JobSpec
 
 __all__ = ["last_published", "source_fingerprint_of", "why_regenerate"]
@@ -23,11 +24,16 @@ def source_fingerprint_of(spec: JobSpec | ImageJobSpec) -> str:
     """The content hash a run of `spec` records for its source (a SQL source runs its query)."""
     if isinstance(spec, ImageJobSpec):
         return _image_source_fingerprint(spec)
-    from synth.io.readers import read_source, source_fingerprint
+    from synth.io.readers import read_source, source_fingerprint, tables_fingerprint
 
-    if spec.source.kind == "sql":
-        return source_fingerprint(spec.source, read_source(spec.source))
-    return source_fingerprint(spec.source)
+    def one(source: Any) -> str:
+        if source.kind == "sql":
+            return source_fingerprint(source, read_source(source))
+        return source_fingerprint(source)
+
+    if isinstance(spec, LinkedJobSpec):
+        return tables_fingerprint({t.name: one(t.source) for t in spec.tables})
+    return one(spec.source)
 
 
 def last_published(spec: JobSpec | ImageJobSpec) -> dict[str, Any] | None:

@@ -62,6 +62,12 @@ def source_fingerprint(source: SourceSpec, frame: pd.DataFrame | None = None) ->
     return digest.hexdigest()
 
 
+def tables_fingerprint(fingerprints: dict[str, str]) -> str:
+    """One hash of a linked job's tables' content hashes, by table name."""
+    canonical = json.dumps(sorted(fingerprints.items()))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def _require_file(path: Path, what: str) -> None:
     if not path.exists():
         raise DataError(f"{path}: {what} does not exist")

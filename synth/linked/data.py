@@ -9,8 +9,6 @@ table, so no check meets a subject it was trained on.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +20,7 @@ from schemas.errors import DataError
 from schemas.linked_spec import LinkedJobSpec, LinkedTable
 from schemas.relations import Relations, TableLink
 from synth.io import build_contract, read_source, source_fingerprint, split_holdout
-from synth.io.readers import source_label
+from synth.io.readers import source_label, tables_fingerprint
 
 __all__ = ["LinkedData", "LinkedSource", "link", "read_linked", "split_subjects", "subjects_of"]
 
@@ -35,8 +33,7 @@ class LinkedSource:
     @property
     def fingerprint(self) -> str:
         """One hash of every table's content hash."""
-        canonical = json.dumps(sorted(self.fingerprints.items()))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return tables_fingerprint(self.fingerprints)
 
 
 @dataclass(frozen=True)
