@@ -23,7 +23,7 @@ ARGN_VERSION ?= 2.7.3
 ARGN_VENV ?= .venv-argn
 ARGN_STAMP := $(ARGN_VENV)/.synth-argn-$(ARGN_VERSION)
 
-.PHONY: demo demo-images test test-fast lint format schema bench clean anonymeter argn
+.PHONY: bench-linked demo demo-images test test-fast lint format schema bench clean anonymeter argn
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,11 @@ bench: $(STAMP) anonymeter argn
 	$(BIN)/python bench/engines.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/regenerate.py
+	$(BIN)/python bench/linked.py
+
+# linked tables and event sequences: ours vs SDV's HMA and PAR and TabularARGN with a context table
+bench-linked: $(STAMP) argn
+	$(BIN)/python bench/linked.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache
