@@ -87,3 +87,41 @@ def stage_frames(frames: list[pd.DataFrame], folder: Path, contract: Any) -> Any
     files = tuple(folder / f"part-{i:05d}.parquet" for i in range(len(frames)))
     rows = sum(write_part([f], path, contract) for f, path in zip(frames, files, strict=True))
     return StagedParts(files, rows)
+
+
+def modality_steps(spec: Any, staging: Path) -> tuple[Any, Any, Any, Any]:
+    """A spec's modality run step by step in this process, as the flow runs it but without
+    Prefect: (modality, prepared, fitted, sampled), the model always fitted anew."""
+    from synth.modalities import modality_for
+
+    modality = modality_for(spec)
+    prepared = modality.prepare(modality.read(spec), spec)
+    fitted = modality.fit(prepared, spec, retrain=True)
+    sampled = modality.sample(
+        fitted,
+        prepared,
+        spec,
+        staging=staging,
+        execute=lambda work, items: [work(item) for item in items],
+        run_id="test",
+    )
+    return modality, prepared, fitted, sampled
+
+
+def registered_checks(spec: Any, modality: Any, prepared: Any, fitted: Any, sampled: Any) -> dict:
+    """Every registered check of the spec's modality on those steps' output, by name."""
+    from validation.registry import checks_for
+
+    done: dict = {}
+    for name, check in checks_for(modality.kind).items():
+        inputs = modality.check_inputs(name, prepared, fitted, sampled, spec, done)
+        if inputs is not None:
+            done[name] = check(
+                inputs.real,
+                inputs.synthetic,
+                inputs.holdout,
+                contract=inputs.contract,
+                thresholds=inputs.thresholds,
+                **inputs.keywords,
+            )
+    return done

@@ -15,8 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from schemas.load import load_spec
-from synth.modalities import modality_for
-from validation.registry import checks_for
+from tests.builders import modality_steps, registered_checks
 
 REPO = Path(__file__).resolve().parents[2]
 PUPIL_CANARY = "Zqx-pupil-canary"
@@ -46,29 +45,9 @@ def test_no_rare_value_or_real_key_leaves_a_linked_run(tmp_path: Path, caplog) -
     )
     (tmp_path / "job.yaml").write_text(text)
     spec = load_spec(tmp_path / "job.yaml", overrides={"model.cache": False})
-    modality = modality_for(spec)
     with caplog.at_level(logging.DEBUG):
-        prepared = modality.prepare(modality.read(spec), spec)
-        fitted = modality.fit(prepared, spec, retrain=True)
-        sampled = modality.sample(
-            fitted,
-            prepared,
-            spec,
-            staging=tmp_path / "staging",
-            execute=lambda work, items: [work(i) for i in items],
-            run_id="canary",
-        )
-        done = {}
-        for name, check in checks_for("linked").items():
-            inputs = modality.check_inputs(name, prepared, fitted, sampled, spec, done)
-            done[name] = check(
-                inputs.real,
-                inputs.synthetic,
-                inputs.holdout,
-                contract=inputs.contract,
-                thresholds=inputs.thresholds,
-                **inputs.keywords,
-            )
+        modality, prepared, fitted, sampled = modality_steps(spec, tmp_path / "staging")
+        done = registered_checks(spec, modality, prepared, fitted, sampled)
         info = modality.run_info(None, prepared, fitted, sampled, spec)
     metrics = {
         **info,

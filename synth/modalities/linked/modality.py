@@ -173,33 +173,7 @@ class LinkedModality:
         relations = prepared.relations
         synthetic: dict[str, pd.DataFrame] = sampled.evidence
         root = relations.root.name
-        tables = [
-            {
-                "table": t.name,
-                "parent": t.parent if not relations[t.parent].virtual else None,
-                "key": t.primary_key,
-                "foreign_key": t.foreign_key,
-                "order_by": t.order_by,
-                "columns": len(t.contract.columns),
-                "real_rows": len(prepared.data.tables[t.name]),
-                "train_rows": len(prepared.train[t.name]),
-                "holdout_rows": len(prepared.holdout[t.name]),
-                "synthetic_rows": len(synthetic[t.name]),
-                "orphans_dropped": prepared.data.orphans.get(t.name, 0),
-            }
-            if t.parent is not None
-            else {
-                "table": t.name,
-                "parent": None,
-                "key": t.primary_key,
-                "columns": len(t.contract.columns),
-                "real_rows": len(prepared.data.tables[t.name]),
-                "train_rows": len(prepared.train[t.name]),
-                "holdout_rows": len(prepared.holdout[t.name]),
-                "synthetic_rows": len(synthetic[t.name]),
-            }
-            for t in relations.published
-        ]
+        tables = [_table_row(t, relations, prepared, synthetic) for t in relations.published]
         protection = {n: p.report() for n, p in prepared.protection.items()}
         return {
             "run": {
@@ -235,3 +209,23 @@ class LinkedModality:
 
     def partition_by(self, spec: LinkedJobSpec) -> list[str]:
         return []
+
+
+def _table_row(
+    table: Any, relations: Relations, prepared: LinkedPrepared, synthetic: dict[str, pd.DataFrame]
+) -> dict[str, Any]:
+    """A published table's place and row counts, for metrics.json and the report."""
+    parent = table.parent if table.parent and not relations[table.parent].virtual else None
+    row: dict[str, Any] = {"table": table.name, "parent": parent, "key": table.primary_key}
+    if table.parent is not None:
+        row.update(foreign_key=table.foreign_key, order_by=table.order_by)
+    row.update(
+        columns=len(table.contract.columns),
+        real_rows=len(prepared.data.tables[table.name]),
+        train_rows=len(prepared.train[table.name]),
+        holdout_rows=len(prepared.holdout[table.name]),
+        synthetic_rows=len(synthetic[table.name]),
+    )
+    if table.parent is not None:
+        row["orphans_dropped"] = prepared.data.orphans.get(table.name, 0)
+    return row

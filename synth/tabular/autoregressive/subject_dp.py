@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from schemas.errors import SpecError, SynthError
+from schemas.errors import SynthError
 from synth import progress
 from synth.tabular.autoregressive.model import TabularAR, hidden_loss
-from synth.tabular.autoregressive.train import DP_EPOCHS, TrainReport, visibility
+from synth.tabular.autoregressive.train import DP_EPOCHS, TrainReport, noise_multiplier, visibility
 
 __all__ = ["clipped_subject_gradient", "train_subject_dp"]
 
@@ -53,7 +53,7 @@ def train_subject_dp(
     delta = params["delta"] or 1.0 / count**1.1
     expected = min(params["batch_size"], max(16, count // 20))
     rate = expected / count
-    noise = _noise(epsilon, delta, rate, epochs, count)
+    noise = noise_multiplier(epsilon, delta, rate, epochs, f"{count} subjects")
     steps = max(1, int(epochs / rate))
     device = tokens.device
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -112,30 +112,6 @@ def train_subject_dp(
 
 def _size(ends: np.ndarray, subject: int) -> int:
     return int(ends[subject] - (ends[subject - 1] if subject else 0))
-
-
-def _noise(epsilon: float, delta: float, rate: float, epochs: int, count: int) -> float:
-    from opacus.accountants.utils import get_noise_multiplier
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # aim a little under the budget: the search stops within its tolerance, either side
-            return float(
-                get_noise_multiplier(
-                    target_epsilon=epsilon * 0.99,
-                    epsilon_tolerance=epsilon * 0.005,
-                    target_delta=delta,
-                    sample_rate=rate,
-                    epochs=epochs,
-                    accountant="rdp",
-                )
-            )
-    except ValueError:
-        raise SpecError(
-            f"model.differential_privacy: epsilon {epsilon} cannot be met in {epochs} epochs "
-            f"of {count} subjects; raise epsilon or lower model.params.epochs"
-        ) from None
 
 
 def _spent(noise: float, rate: float, steps: int, delta: float) -> float:

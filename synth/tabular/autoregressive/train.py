@@ -31,6 +31,7 @@ __all__ = [
     "MAX_EPOCHS",
     "HiddenLoss",
     "TrainReport",
+    "noise_multiplier",
     "train_dp",
     "train_early_stopping",
     "visibility",
@@ -149,28 +150,13 @@ def _train_dp(
     model: TabularAR, tokens: Tensor, params: dict[str, Any], *, seed: int
 ) -> TrainReport:
     from opacus import PrivacyEngine
-    from opacus.accountants.utils import get_noise_multiplier
 
     device = tokens.device
     epsilon, epochs = params["epsilon"], params["epochs"] or DP_EPOCHS
     delta = params["delta"] or 1.0 / len(tokens) ** 1.1  # well below 1/n, as DP practice asks
     batch_size = min(params["batch_size"], max(64, len(tokens) // 20))
     sample_rate = batch_size / len(tokens)
-    try:
-        # aim a little under the budget: the search stops within its tolerance, on either side
-        noise = get_noise_multiplier(
-            target_epsilon=epsilon * 0.99,
-            epsilon_tolerance=epsilon * 0.005,
-            target_delta=delta,
-            sample_rate=sample_rate,
-            epochs=epochs,
-            accountant="rdp",
-        )
-    except ValueError:
-        raise SpecError(
-            f"model.differential_privacy: epsilon {epsilon} cannot be met in {epochs} epochs "
-            f"of {len(tokens)} rows; raise epsilon or lower model.params.epochs"
-        ) from None
+    noise = noise_multiplier(epsilon, delta, sample_rate, epochs, f"{len(tokens)} rows")
     generator = torch.Generator(device=device).manual_seed(seed)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(tokens),
@@ -229,6 +215,33 @@ def _train_dp(
             "accountant": "rdp",
         },
     )
+
+
+def noise_multiplier(epsilon: float, delta: float, rate: float, epochs: int, of: str) -> float:
+    """The noise that spends `epsilon` (a little under: the search stops within its tolerance,
+    on either side) in `epochs` epochs at sampling `rate`; `of` says what was sampled, for the
+    error when no noise can."""
+    import warnings
+
+    from opacus.accountants.utils import get_noise_multiplier
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the RDP orders could be widened: no change here
+            noise = get_noise_multiplier(
+                target_epsilon=epsilon * 0.99,
+                epsilon_tolerance=epsilon * 0.005,
+                target_delta=delta,
+                sample_rate=min(rate, 1.0),
+                epochs=epochs,
+                accountant="rdp",
+            )
+        return float(noise)
+    except ValueError:
+        raise SpecError(
+            f"model.differential_privacy: epsilon {epsilon} cannot be met in {epochs} epochs "
+            f"of {of}; raise epsilon or lower model.params.epochs"
+        ) from None
 
 
 def _by_subject(subjects: np.ndarray, n_val: int, seed: int) -> tuple[np.ndarray, int]:

@@ -10,41 +10,19 @@ import pandas as pd
 import pytest
 
 from schemas.load import load_spec
-from synth.modalities import Sampled, modality_for
-from validation.registry import checks_for
+from synth.modalities import Sampled
+from tests.builders import modality_steps, registered_checks
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "linked_pigs.yaml"
 
 
 def _run(tmp_path: Path, example: Path = EXAMPLE, **overrides):
     spec = load_spec(example, overrides={"model.cache": False, **overrides})
-    modality = modality_for(spec)
-    prepared = modality.prepare(modality.read(spec), spec)
-    fitted = modality.fit(prepared, spec, retrain=True)
-    sampled = modality.sample(
-        fitted,
-        prepared,
-        spec,
-        staging=tmp_path / "staging",
-        execute=lambda work, items: [work(i) for i in items],
-        run_id="test",
-    )
-    return spec, modality, prepared, fitted, sampled
+    return (spec, *modality_steps(spec, tmp_path / "staging"))
 
 
 def _checks(spec, modality, prepared, fitted, sampled) -> dict:
-    done: dict = {}
-    for name, check in checks_for("linked").items():
-        inputs = modality.check_inputs(name, prepared, fitted, sampled, spec, done)
-        done[name] = check(
-            inputs.real,
-            inputs.synthetic,
-            inputs.holdout,
-            contract=inputs.contract,
-            thresholds=inputs.thresholds,
-            **inputs.keywords,
-        )
-    return done
+    return registered_checks(spec, modality, prepared, fitted, sampled)
 
 
 @pytest.fixture(scope="module")
