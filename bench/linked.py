@@ -1,7 +1,7 @@
 """Linked tables and event sequences: ours against SDV's HMA and PAR and MOSTLY AI's TabularARGN,
 side by side in one run on the same data and the same split by subject.
 
-    python bench/linked.py                                    # all datasets and methods; ~10 min
+    python bench/linked.py                                    # all datasets and methods; ~3-5 min on 2 cores
     python bench/linked.py --datasets pigs --methods ours,hma --json out/linked.json
 
 Datasets: the linked examples (`examples/linked_<name>.yaml`, data built by bench/linked_data.py):
