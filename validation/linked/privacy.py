@@ -32,7 +32,8 @@ from validation import noise
 from validation.distance import Encoder, Points, distance_histogram, nearest
 from validation.linked.history import Histories, Layout
 from validation.linked.tree import Tables, complete
-from validation.privacy.measures import attack, dcr_share, exact_share
+from validation.privacy.distances import nearest_attack
+from validation.privacy.measures import dcr_share, exact_share
 from validation.privacy.verdicts import Verdicts
 from validation.result import CheckResult
 
@@ -250,12 +251,12 @@ def _membership(
     """The attacker sees every synthetic subject and scores each candidate by its distance to
     the nearest synthetic history."""
     train, holdout, _ = sides.points
-    every_hash = sides.every_hashes
-    members, _ = nearest(train, sides.every_synthetic, same=np.isin(sides.hashes(0), every_hash))
-    outsiders, _ = nearest(
-        holdout, sides.every_synthetic, same=np.isin(sides.hashes(1), every_hash)
+    mia = nearest_attack(
+        (train, sides.hashes(0)),
+        (holdout, sides.hashes(1)),
+        (sides.every_synthetic, sides.every_hashes),
+        seed=seed,
     )
-    mia = attack(members[:, 0], outsiders[:, 0], seed=seed)
     (low, high), limit = mia["auc_ci"], thresholds.max_attack_auc
     verdicts.judge(
         "membership attack by subject, ROC AUC (0.5 ideal)",
