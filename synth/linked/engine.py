@@ -280,7 +280,9 @@ def _keys(layout: Layout, rows: int) -> np.ndarray:
 
 
 def _order(start: Any, gap: Any, position: np.ndarray, layout: Layout) -> Any:
-    """Event times: the first event's start, then each previous time plus its gap (>= 0)."""
+    """Event times: the first event's start, then each previous time plus its gap (>= 0),
+    clipped to the training range (a late start plus many gaps would pass it, where the
+    expectations' range check would fail the run)."""
     start = pd.to_numeric(pd.Series(start), errors="coerce").to_numpy(dtype="float64")
     gap = pd.to_numeric(pd.Series(gap), errors="coerce").to_numpy(dtype="float64")
     first = position == 0
@@ -289,6 +291,8 @@ def _order(start: Any, gap: Any, position: np.ndarray, layout: Layout) -> Any:
     step = np.where(first, step, np.clip(step, 0, None))
     group = np.cumsum(first) - 1
     totals = pd.Series(step).groupby(group).cumsum().to_numpy() if len(step) else step
+    if layout.order_range:  # within the training range; clipping keeps each sequence's order
+        totals = np.clip(totals, *layout.order_range)
     return order_values(totals, layout)
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 from schemas.contract import ColumnContract, Contract
 from schemas.relations import Relations, TableLink
 from schemas.spec import ColumnSpec, ColumnType
+from synth.linked.protect import constant_within_parents
 
 __all__ = [
     "CONST",
@@ -79,6 +80,7 @@ class Layout:
     order_kind: str = ""  # "datetime" or "number" for an event table
     order_unit: float = 1.0  # datetimes: seconds per modelled unit (a day, an hour, ...)
     order_integer: bool = False
+    order_range: list[float] = field(default_factory=list)  # training min, max (modelled units)
 
     @property
     def sequential(self) -> bool:
@@ -110,7 +112,7 @@ def plan_layouts(tables: dict[str, pd.DataFrame], relations: Relations) -> dict[
         )
         layout.children = [c.name for c in relations.children(link.name)]
         if link.parent is not None:
-            layout.moved = _constant(tables[link.name], link)
+            layout.moved = constant_within_parents(tables[link.name], link)
         if link.order_by is not None:
             _order_kind(layout, link, tables[link.name][link.order_by])
         layouts[link.name] = layout
@@ -121,20 +123,6 @@ def _kind(column: ColumnContract, link: TableLink) -> str:
     if column.name in (link.primary_key, link.foreign_key):
         return "key"
     return "modelled" if column.is_modelled else "other"
-
-
-def _constant(frame: pd.DataFrame, link: TableLink) -> list[str]:
-    """Modelled columns with one value (missing counts as one) under every parent, where some
-    parent has two rows or more; fixed combinations move up whole or not at all."""
-    groups = frame.groupby(frame[link.foreign_key].astype(str), sort=False)
-    if groups.size().max() < 2:
-        return []
-    names = [c.name for c in link.contract.modelled if c.name != link.order_by]
-    constant = {n for n in names if (groups[n].nunique(dropna=False) <= 1).all()}
-    for rule in link.contract.constraints:
-        if rule.kind == "fixed_combinations" and not set(rule.columns) <= constant:
-            constant -= set(rule.columns)
-    return [n for n in names if n in constant]
 
 
 def _order_kind(layout: Layout, link: TableLink, values: pd.Series) -> None:
@@ -148,6 +136,9 @@ def _order_kind(layout: Layout, link: TableLink, values: pd.Series) -> None:
     else:
         layout.order_kind = "number"
         layout.order_integer = column.physical == "int64"
+    numbers = order_numbers(values, layout)
+    if np.isfinite(numbers).any():
+        layout.order_range = [float(np.nanmin(numbers)), float(np.nanmax(numbers))]
 
 
 def _seconds(values: pd.Series) -> np.ndarray:

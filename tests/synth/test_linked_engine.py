@@ -198,8 +198,9 @@ def test_events_come_in_order_with_real_gaps(visits) -> None:
     real_gap = real.groupby("person")["when"].diff().dt.days.dropna()
     fake_gap = events.groupby("person")["when"].diff().dt.days.dropna()
     assert abs(np.median(real_gap) - np.median(fake_gap)) <= max(30, 0.3 * np.median(real_gap))
-    span = (events["when"].min(), events["when"].max())
-    assert span[0] >= tables["visits"]["when"].min() - pd.Timedelta(days=3650)
+    # within the training range: a late start plus many gaps is clipped, order kept
+    assert events["when"].min() >= tables["visits"]["when"].min()
+    assert events["when"].max() <= tables["visits"]["when"].max()
     real_len = tables["visits"].groupby("person").size().mean()
     fake_len = events.groupby("person").size().mean()
     assert abs(real_len - fake_len) < 0.25 * real_len

@@ -23,8 +23,9 @@ from synth.io.model_store import ModelStore, model_key, store_root
 from synth.io.publish import StagedParts, write_part
 from synth.linked.data import LinkedData, LinkedSource, link, read_linked, split_subjects
 from synth.linked.output import finish_tables
+from synth.linked.protect import protect_tables
 from synth.modalities import CheckInputs, Execute, Sampled
-from synth.tabular.protection import Protection, protect_values
+from synth.tabular.protection import Protection
 from validation.result import CheckResult
 
 __all__ = ["LinkedModality"]
@@ -71,16 +72,13 @@ class LinkedModality:
             _log.info("tables.%s: dropped %d orphan rows (orphans: drop)", table, dropped)
         train, holdout = split_subjects(data, share=spec.split.holdout, seed=spec.split.seed)
         settings = spec.model.value_protection
-        protection = {
-            t.name: protect_values(
-                train[t.name],
-                t.contract,
-                min_count=settings.min_count,
-                seed=spec.sample.seed + i,
-                enabled=settings.enabled,
-            )
-            for i, t in enumerate(data.relations.tables)
-        }
+        protection = protect_tables(
+            train,
+            data.relations,
+            min_count=settings.min_count,
+            seed=spec.sample.seed,
+            enabled=settings.enabled,
+        )
         _log.info(
             "split %d subjects: %d train, %d holdout",
             data.subjects,
