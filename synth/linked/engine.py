@@ -111,7 +111,7 @@ class LinkedEngine:
             own = model.encode(flat.own)
             full[link.name] = np.concatenate([context, own], axis=1)
             torch.manual_seed(seed + i)
-            tokens = model.training_tokens(context, flat.position, own, flat.levels)
+            tokens = model.training_tokens(context, flat.position, own, flat.levels, seed=seed + i)
             tokens = torch.from_numpy(tokens)
             subjects = flat.subjects if link.parent else None
             per_table[link.name] = _train(model, tokens, subjects, p, budget, seed=seed + i)

@@ -249,10 +249,9 @@ def _own_columns(
         if c.name not in layout.moved and c.name != link.order_by
     ]
     own = frame[kept].copy()
-    for name in layout.deltas:  # the value at a start (no previous value), else its change
+    for name in layout.deltas:  # the value itself (drawn at a start), and its change
         values = pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy()
         prev = np.where(position > 0, np.r_[np.nan, values[:-1]], np.nan)
-        own[name] = np.where(np.isnan(prev), values, np.nan)
         own.insert(own.columns.get_loc(name) + 1, DELTA(name), values - prev)
     if layout.sequential:
         numbers = order_numbers(frame[link.order_by], layout)

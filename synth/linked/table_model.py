@@ -23,6 +23,8 @@ from synth.tabular.autoregressive.model import ARConfig, TabularAR
 
 __all__ = ["TableModel"]
 
+FORGET = 0.5  # share of later events trained without their history (see `_forgotten`)
+
 
 class TableModel:
     """Codecs + `TabularAR` for one table; without own columns, no network at all."""
@@ -78,6 +80,8 @@ class TableModel:
         position: np.ndarray,
         own: np.ndarray,
         levels: pd.DataFrame | None = None,
+        *,
+        seed: int = 0,
     ) -> np.ndarray:
         """Context, then (events) position, previous event and previous values, then own
         tokens, per row."""
@@ -85,7 +89,25 @@ class TableModel:
             return np.concatenate([context, own], axis=1)
         capped, prev = self._step_context(position, own, own)
         level = self._level_tokens(levels, position == 0, shift=True)
+        forgot = self._forgotten(position, seed)
+        if forgot.any():  # these later events are shown as starts: no event before them
+            prev[forgot] = np.asarray(self.own_vocab, dtype=np.int64)
+            level[forgot] = np.asarray([c.size for c in self.levels], dtype=np.int64)
+            own = own.copy()
+            for j, codec in enumerate(self.codecs):
+                if codec.columns[0].startswith("__delta__."):  # no change without a before
+                    own[forgot, j] = codec.encode(pd.DataFrame({codec.columns[0]: [np.nan]}))[0]
         return np.concatenate([context, capped, prev, level, own], axis=1)
+
+    @staticmethod
+    def _forgotten(position: np.ndarray, seed: int) -> np.ndarray:
+        """Later events whose history training hides (`FORGET` of them, seeded): a start is
+        drawn with no event before it, and a subject has one start however long its history,
+        so on its own the starts' joint distribution is learned from one row per subject (too
+        few: 48 states of a 17-year panel). Shown without their history, the later events
+        teach it too, the position telling the model where in the sequence they stand."""
+        rng = np.random.default_rng([seed, 20])
+        return (position > 0) & (rng.random(len(position)) < FORGET)
 
     def _level_tokens(
         self, values: pd.DataFrame | None, first: np.ndarray, shift: bool

@@ -299,3 +299,40 @@ def test_a_growth_curve_keeps_its_persistence() -> None:
     assert (
         np.corrcoef(previous[both].astype(float), events["weight"][both].astype(float))[0, 1] > 0.95
     )
+
+
+def test_a_short_panel_of_few_subjects_keeps_its_starts_joint() -> None:
+    """48 subjects of 14 yearly events whose two numbers move together (a state's size: its
+    capital and its output), from real Adult values. A start is one row per subject, too few to
+    learn a joint from alone; later events shown without their history teach it too."""
+    rows = pd.read_parquet(ADULT, columns=["age", "hours-per-week"]).head(48)
+    size = rows["age"].to_numpy(dtype=float) * 100  # each subject's scale
+    year = np.tile(np.arange(14), 48)
+    who = np.repeat(np.arange(48), 14)
+    growth = 1 + 0.02 * year
+    capital = np.repeat(size, 14) * growth
+    output = np.repeat(size * 1.5 + rows["hours-per-week"].to_numpy() * 10, 14) * growth
+    parent = pd.DataFrame({"id": np.arange(48)})
+    root, parent = _link(parent, {"id": {"type": "id", "role": "key"}}, "states", primary_key="id")
+    frame = pd.DataFrame({"id": who, "year": year, "capital": capital, "output": output})
+    child, years = _link(
+        frame,
+        {
+            "id": {"type": "id"},
+            "year": {"type": "numerical"},
+            "capital": {"type": "numerical"},
+            "output": {"type": "numerical"},
+        },
+        "years",
+        parent="states",
+        foreign_key="id",
+        order_by="year",
+    )
+    real_first = frame[frame["year"] == 0]
+    assert real_first["capital"].corr(real_first["output"]) > 0.95
+    engine = LinkedEngine(**FAST)
+    engine.fit({"states": parent, "years": years}, Relations((root, child)), seed=0)
+    out = engine.sample(400, seed=1)["years"]
+    first = out.sort_values(["id", "year"]).groupby("id").head(1)
+    assert first["capital"].corr(first["output"]) > 0.6
+    assert out["capital"].corr(out["output"]) > 0.6
