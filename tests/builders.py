@@ -125,3 +125,22 @@ def registered_checks(spec: Any, modality: Any, prepared: Any, fitted: Any, samp
                 **inputs.keywords,
             )
     return done
+
+
+def panel_job(folder: Path, frame: pd.DataFrame, types: dict[str, str], **table: Any) -> dict:
+    """A linked job's mapping over one panel table written to `folder/panel.parquet`: `types`
+    maps each column to its type; `table` adds `subject`, `order_by` and the like."""
+    frame.to_parquet(folder / "panel.parquet", index=False)
+    columns = {name: {"type": kind} for name, kind in types.items()}
+    return {
+        "kind": "linked",
+        "name": "panel",
+        "tables": [
+            {
+                "name": "waves",
+                "source": {"kind": "parquet", "path": "panel.parquet"},
+                "schema": {"columns": columns},
+                **table,
+            }
+        ],
+    }

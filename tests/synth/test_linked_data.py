@@ -12,6 +12,7 @@ import pytest
 from schemas.errors import DataError, SpecError
 from schemas.load import spec_from_dict
 from synth.linked.data import link, read_linked, split_subjects, subjects_of
+from tests.builders import panel_job
 
 ADULT = Path(__file__).resolve().parents[2] / "examples" / "data" / "adult.parquet"
 
@@ -182,27 +183,8 @@ def test_a_panel_hangs_under_a_virtual_root_of_its_subjects(tmp_path):
             "sex": adult.groupby(np.arange(300) // 6)["sex"].transform("first").to_numpy(),
         }
     )
-    panel.to_parquet(tmp_path / "panel.parquet", index=False)
-    raw = {
-        "kind": "linked",
-        "name": "panel",
-        "tables": [
-            {
-                "name": "waves",
-                "source": {"kind": "parquet", "path": "panel.parquet"},
-                "schema": {
-                    "columns": {
-                        "who": {"type": "id"},
-                        "wave": {"type": "numerical"},
-                        "hours": {"type": "numerical"},
-                        "sex": {"type": "categorical"},
-                    }
-                },
-                "subject": "who",
-                "order_by": "wave",
-            }
-        ],
-    }
+    types = {"who": "id", "wave": "numerical", "hours": "numerical", "sex": "categorical"}
+    raw = panel_job(tmp_path, panel, types, subject="who", order_by="wave")
     spec = _load(raw, tmp_path)
     data = link(read_linked(spec), spec)
     root = data.relations.root

@@ -12,6 +12,7 @@ import pandas as pd
 from schemas.load import spec_from_dict
 from synth.linked.data import link, read_linked
 from synth.linked.protect import constant_within_parents, protect_tables
+from tests.builders import panel_job
 
 ADULT = Path(__file__).resolve().parents[2] / "examples" / "data" / "adult.parquet"
 RARE = "Zqx-one-person"
@@ -30,28 +31,10 @@ def _panel(tmp_path: Path):
         }
     )
     panel.loc[panel["who"] == 3, "race"] = RARE  # one person, seven rows
-    panel.to_parquet(tmp_path / "panel.parquet", index=False)
-    raw = {
-        "kind": "linked",
-        "name": "panel",
-        "tables": [
-            {
-                "name": "waves",
-                "source": {"kind": "parquet", "path": "panel.parquet"},
-                "schema": {
-                    "columns": {
-                        "who": {"type": "id"},
-                        "wave": {"type": "numerical"},
-                        "hours": {"type": "numerical"},
-                        "race": {"type": "categorical"},
-                        "job": {"type": "categorical"},
-                    }
-                },
-                "subject": "who",
-                "order_by": "wave",
-            }
-        ],
-    }
+    types = {"who": "id", "wave": "numerical", "hours": "numerical", "race": "categorical"}
+    raw = panel_job(
+        tmp_path, panel, {**types, "job": "categorical"}, subject="who", order_by="wave"
+    )
     spec = spec_from_dict(raw, label="panel.yaml", base_dir=tmp_path)
     return link(read_linked(spec), spec)
 
