@@ -144,11 +144,11 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _anchored(source: Any, base: Path) -> Any:
-    field = "path"
-    value = getattr(source, field, None)
-    if value is None or value.is_absolute():
-        return source
-    return source.model_copy(update={field: base / value})
+    """`source` with its relative paths (`path`, an image set's `extra_csv`) made absolute."""
+    fields = ("path", "extra_csv")
+    relative = {f: getattr(source, f, None) for f in fields}
+    updates = {f: base / v for f, v in relative.items() if v is not None and not v.is_absolute()}
+    return source.model_copy(update=updates) if updates else source
 
 
 def _anchor_paths(spec: AnySpec, base_dir: Path) -> AnySpec:
@@ -157,14 +157,9 @@ def _anchor_paths(spec: AnySpec, base_dir: Path) -> AnySpec:
     which `synth regenerate` compares with the last run's, includes the source path)."""
     base = base_dir.resolve()
     updates: dict[str, Any] = {}
-    source: dict[str, Path] = {}
-    for field in ("path", "extra_csv"):
-        value = getattr(getattr(spec, "source", None), field, None)
-        if value is not None and not value.is_absolute():
-            source[field] = base / value
-    if source:
-        updates["source"] = spec.source.model_copy(update=source)
-    if isinstance(spec, LinkedJobSpec):
+    if not isinstance(spec, LinkedJobSpec):
+        updates["source"] = _anchored(spec.source, base)
+    else:
         updates["tables"] = [
             t.model_copy(update={"source": _anchored(t.source, base)}) for t in spec.tables
         ]

@@ -34,6 +34,7 @@ __all__ = [
     "RowFilter",
     "conform",
     "draw",
+    "fill_columns",
     "plan_batches",
     "plan_groups",
     "plan_partitions",
@@ -266,6 +267,19 @@ def sample_batch(
         raise DataError(f"engine returned {len(modelled)} rows for a batch of {batch.rows}")
     if row_filter is not None:
         modelled = row_filter.apply(engine, batch, modelled)
+    return fill_columns(modelled, contract, identifiers, start=batch.start, seed=batch.seed)
+
+
+def fill_columns(
+    modelled: pd.DataFrame,
+    contract: Contract,
+    identifiers: Identifiers,
+    *,
+    start: int,
+    seed: int,
+) -> pd.DataFrame:
+    """Finished rows [start, start + len(modelled)) of the output: the modelled columns as
+    drawn, fresh keys, fake identifiers; cast to the contract."""
     rows = len(modelled)
     columns: dict[str, pd.Series] = {}
     for i, column in enumerate(contract.columns):
@@ -273,17 +287,13 @@ def sample_batch(
             columns[column.name] = modelled[column.name].reset_index(drop=True)
         elif column.is_generated_key:
             columns[column.name] = key_values(
-                column.physical,
-                batch.start,
-                rows,
-                seed=batch.seed,
-                offset=identifiers.offsets[column.name],
+                column.physical, start, rows, seed=seed, offset=identifiers.offsets[column.name]
             )
         elif column.name in identifiers.unique:
-            columns[column.name] = identifiers.unique[column.name].values(batch.start, rows)
+            columns[column.name] = identifiers.unique[column.name].values(start, rows)
         else:
             pool = identifiers.pools[column.name]
-            columns[column.name] = pick_fakes(pool, rows, seed=batch.seed + i)
+            columns[column.name] = pick_fakes(pool, rows, seed=seed + i)
     return conform(pd.DataFrame(columns), contract)
 
 

@@ -21,8 +21,9 @@ from schemas.linked_spec import LinkedJobSpec, LinkedTable
 from schemas.relations import Relations, TableLink
 from synth.io import build_contract, read_source, source_fingerprint, split_holdout
 from synth.io.readers import source_label, tables_fingerprint
+from synth.linked.keys import is_number, key_values
 
-__all__ = ["LinkedData", "LinkedSource", "link", "read_linked", "split_subjects", "subjects_of"]
+__all__ = ["LinkedData", "LinkedSource", "link", "read_linked", "split_subjects"]
 
 
 @dataclass(frozen=True)
@@ -110,26 +111,11 @@ def split_subjects(
     for table in relations.tables[1:]:
         frame = data.tables[table.name]
         parent = relations[table.parent]
-        keys = _key_values(train[parent.name][parent.primary_key])
-        mine = np.isin(_key_values(frame[table.foreign_key]), keys)
+        keys = key_values(train[parent.name][parent.primary_key])
+        mine = np.isin(key_values(frame[table.foreign_key]), keys)
         train[table.name] = frame[mine].reset_index(drop=True)
         holdout[table.name] = frame[~mine].reset_index(drop=True)
     return train, holdout
-
-
-def subjects_of(tables: dict[str, pd.DataFrame], relations: Relations) -> dict[str, np.ndarray]:
-    """Per table, each row's subject as an integer code (the root row it hangs under)."""
-    root = relations.root
-    codes = {root.name: np.arange(len(tables[root.name]))}
-    for table in relations.tables[1:]:
-        parent = relations[table.parent]
-        lookup = pd.Series(
-            codes[parent.name], index=_key_values(tables[parent.name][parent.primary_key])
-        )
-        codes[table.name] = lookup.reindex(
-            _key_values(tables[table.name][table.foreign_key])
-        ).to_numpy()
-    return codes
 
 
 def _keys_as_keys(table: LinkedTable) -> DatasetSchema:
@@ -159,13 +145,6 @@ def _require_unique(keys: pd.Series, where: str) -> None:
         raise DataError(f"{where}: column {keys.name!r} repeats a value in {repeated} rows")
 
 
-def _key_values(keys: pd.Series) -> np.ndarray:
-    """Keys comparable across tables: numbers as floats, anything else as text."""
-    if pd.api.types.is_numeric_dtype(keys) and not pd.api.types.is_bool_dtype(keys):
-        return keys.astype("float64").to_numpy()
-    return keys.astype("string").fillna("\x00<missing>").to_numpy(dtype=object)
-
-
 def _orphans(
     table: LinkedTable,
     typed: pd.DataFrame,
@@ -177,14 +156,12 @@ def _orphans(
     column, where = table.link_column, f"tables.{table.name}.foreign_keys"
     assert column is not None and parent_link.primary_key is not None
     child_keys, parent_keys = typed[column], parent_frame[parent_link.primary_key]
-    if _is_number(child_keys) != _is_number(parent_keys):
+    if is_number(child_keys) != is_number(parent_keys):
         raise DataError(
             f"{where}: column {column!r} and {parent}.{parent_link.primary_key} hold different "
             "kinds of value (numbers and text)"
         )
-    known = (
-        np.isin(_key_values(child_keys), _key_values(parent_keys)) & child_keys.notna().to_numpy()
-    )
+    known = np.isin(key_values(child_keys), key_values(parent_keys)) & child_keys.notna().to_numpy()
     dropped = int((~known).sum())
     if dropped and table.orphans == "error":
         raise DataError(
@@ -192,10 +169,6 @@ def _orphans(
             "set orphans: drop to drop and count them)"
         )
     return typed[known], dropped
-
-
-def _is_number(keys: pd.Series) -> bool:
-    return bool(pd.api.types.is_numeric_dtype(keys) and not pd.api.types.is_bool_dtype(keys))
 
 
 def _subjects_root(

@@ -1,20 +1,18 @@
 """The engine's tables made publishable: fresh keys, consistent across tables, and fakes.
 
-The engine numbers its rows; here every primary key gets a fresh value (numbers count up from past
-the largest real key, text keys are salted hashes: synth.pii.key_values, as a table job's keys),
-every foreign key the fresh key of its parent row, and every column that is not modelled (pii,
-free text) a fake from pools that avoid the real values. Links hold by construction.
+Every table is finished as a table job's rows are (`synth.sampling.fill_columns`): primary keys
+count up from past the largest real key (text keys are salted hashes), columns that are not
+modelled (pii, free text) get fakes from pools that avoid the real values. Then every foreign key
+becomes the fresh key of its generated parent row, so links hold by construction.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from schemas.errors import SynthError
 from schemas.relations import Relations
-from synth.pii import key_values, pick_fakes
-from synth.sampling import Identifiers, conform
+from synth.sampling import Identifiers, fill_columns
 
 __all__ = ["finish_tables"]
 
@@ -30,34 +28,16 @@ def finish_tables(
     out: dict[str, pd.DataFrame] = {}
     for i, table in enumerate(relations.tables):
         frame = raw[table.name].reset_index(drop=True)
-        rows = len(frame)
-        columns = {c.name: c for c in table.contract.columns}
         identifiers = Identifiers.for_run(table.contract, real[table.name], seed=seed + i)
-        done: dict[str, pd.Series] = {}
+        done = fill_columns(frame, table.contract, identifiers, start=0, seed=seed + i)
         if table.primary_key is not None:
-            key = columns[table.primary_key]
-            offset = int(key.maximum) if key.maximum is not None and key.physical != "string" else 0
-            new = key_values(key.physical, 0, rows, seed=seed + i, offset=offset)
-            fresh[table.name] = pd.Series(new.to_numpy(), index=frame[table.primary_key].to_numpy())
-            done[table.primary_key] = new
+            fresh[table.name] = pd.Series(
+                done[table.primary_key].to_numpy(), index=frame[table.primary_key].to_numpy()
+            )
         if table.foreign_key is not None and table.parent is not None:
-            parents = fresh[table.parent]
-            linked = parents.reindex(frame[table.foreign_key].to_numpy())
+            linked = fresh[table.parent].reindex(frame[table.foreign_key].to_numpy())
             if linked.isna().any():
                 raise SynthError(f"{table.name}: the engine made rows with no generated parent")
-            done[table.foreign_key] = pd.Series(linked.to_numpy())
-        for j, column in enumerate(table.contract.columns):
-            if column.name in done:
-                continue
-            if column.is_modelled:
-                done[column.name] = frame[column.name]
-            elif column.is_generated_key:
-                done[column.name] = key_values(column.physical, 0, rows, seed=seed + i + j)
-            elif column.name in identifiers.unique:
-                done[column.name] = identifiers.unique[column.name].values(0, rows)
-            elif column.name in identifiers.pools:
-                done[column.name] = pick_fakes(identifiers.pools[column.name], rows, seed=seed + j)
-            else:
-                done[column.name] = pd.Series(np.full(rows, None, dtype=object))
-        out[table.name] = conform(pd.DataFrame(done), table.contract)
+            done[table.foreign_key] = linked.to_numpy()
+        out[table.name] = done
     return out

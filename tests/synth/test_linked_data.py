@@ -11,7 +11,8 @@ import pytest
 
 from schemas.errors import DataError, SpecError
 from schemas.load import spec_from_dict
-from synth.linked.data import link, read_linked, split_subjects, subjects_of
+from synth.linked.data import link, read_linked, split_subjects
+from synth.linked.keys import subject_rows
 from tests.builders import panel_job
 
 ADULT = Path(__file__).resolve().parents[2] / "examples" / "data" / "adult.parquet"
@@ -106,7 +107,7 @@ def test_a_subject_never_appears_on_both_sides_in_any_table(tmp_path):
     assert set(train["people"]["household"]) <= set(train["households"]["household"])
     assert set(holdout["jobs"]["person"]) <= set(holdout["people"]["person"])
     assert not set(train["jobs"]["person"]) & set(holdout["jobs"]["person"])
-    codes = subjects_of(train, data.relations)
+    codes = subject_rows(train, data.relations)
     assert codes["jobs"].max() < len(train["households"])
     # another seed, another split: the split is seeded, not fixed
     other, _ = split_subjects(data, share=0.25, seed=4)

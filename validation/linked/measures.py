@@ -24,6 +24,7 @@ import pandas as pd
 from schemas.contract import ColumnContract, Contract
 from schemas.dataset import ColumnType
 from schemas.relations import Relations, TableLink
+from synth.linked.protect import constant_within_parents
 from validation.frames import features
 from validation.linked.tree import Tables, consecutive, lengths, order_values, parent_rows
 
@@ -70,19 +71,13 @@ def gap_distance(real: Tables, other: Tables, relations: Relations, table: str) 
 
 
 def constant_columns(tables: Tables, relations: Relations, table: str) -> list[str]:
-    """Modelled columns every parent with two children or more keeps constant (missing counts as
-    a value); none where no parent has two children."""
+    """Modelled columns every parent keeps constant (missing counts as a value), as the engine
+    and value protection decide them (`synth.linked.protect`); none where no parent has two
+    children, or for the root."""
     link = relations[table]
     if link.parent is None:
         return []
-    up = parent_rows(tables, relations, table)
-    frame, names = tables[table], _modelled(link)
-    multi = np.bincount(up[up >= 0], minlength=max(up.max(initial=-1) + 1, 1)) >= 2
-    if not names or not multi.any():
-        return []
-    keep = (up >= 0) & multi[np.maximum(up, 0)]
-    spread = _within_parent_spread(frame.loc[keep, names], up[keep])
-    return [name for name in names if spread[name] == 1]
+    return constant_within_parents(tables[table], link)
 
 
 def consistency(real: Tables, other: Tables, relations: Relations, table: str) -> float | None:

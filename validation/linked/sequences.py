@@ -37,16 +37,7 @@ from validation.linked.measures import (
 from validation.linked.tree import Tables, complete, pool, take_subjects
 from validation.result import CheckResult
 
-__all__ = [
-    "MEASURES",
-    "NAME",
-    "check",
-    "consistency",
-    "gap_distance",
-    "length_distance",
-    "pair_similarity",
-    "transition_similarity",
-]
+__all__ = ["MEASURES", "NAME", "check"]
 
 NAME = "sequences"
 _RESPLITS = 10

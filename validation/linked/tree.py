@@ -2,7 +2,7 @@
 parent, events in order, and real subjects pooled and re-split for a noise floor.
 
 Tables arrive as `dict[str, DataFrame]` keyed by table name with a `Relations`. Keys are matched
-as the data layer matches them (numbers as floats, anything else as text). A virtual root (a
+as the data layer matches them (`synth.linked.keys`, re-exported here). A virtual root (a
 panel's subjects) that a dict lacks is rebuilt from its child's subject column.
 """
 
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.relations import Relations, TableLink
+from synth.linked.keys import key_values, parent_rows, subject_rows
 
 __all__ = [
     "Tables",
@@ -32,13 +33,6 @@ __all__ = [
 Tables = Mapping[str, pd.DataFrame]
 
 
-def key_values(keys: pd.Series) -> np.ndarray:
-    """Keys comparable across tables: numbers as floats, anything else as text."""
-    if pd.api.types.is_numeric_dtype(keys) and not pd.api.types.is_bool_dtype(keys):
-        return keys.astype("float64").to_numpy()
-    return keys.astype("string").fillna("\x00<missing>").to_numpy(dtype=object)
-
-
 def complete(tables: Tables, relations: Relations) -> dict[str, pd.DataFrame]:
     """Every table of `relations`; a missing virtual root is rebuilt from its child's keys."""
     out = dict(tables)
@@ -51,27 +45,6 @@ def complete(tables: Tables, relations: Relations) -> dict[str, pd.DataFrame]:
     if missing:
         raise KeyError(f"no frame for table {missing[0]!r}")
     return out
-
-
-def parent_rows(tables: Tables, relations: Relations, name: str) -> np.ndarray:
-    """Per row of `name`, the position of its parent row in the parent's frame (-1: none)."""
-    table = relations[name]
-    parent = relations[table.parent]
-    keys = key_values(tables[parent.name][parent.primary_key])
-    first = ~pd.Index(keys).duplicated()  # a repeated parent key: its first row is the parent
-    found = pd.Index(keys[first]).get_indexer(key_values(tables[name][table.foreign_key]))
-    return np.where(found >= 0, np.flatnonzero(first)[np.maximum(found, 0)], -1)
-
-
-def subject_rows(tables: Tables, relations: Relations) -> dict[str, np.ndarray]:
-    """Per table, each row's subject: the position of the root row it hangs under (-1: none)."""
-    root = relations.root
-    codes = {root.name: np.arange(len(tables[root.name]))}
-    for table in relations.tables[1:]:
-        up = parent_rows(tables, relations, table.name)
-        above = codes[table.parent]
-        codes[table.name] = np.where(up >= 0, above[np.maximum(up, 0)], -1) if len(above) else up
-    return codes
 
 
 def lengths(tables: Tables, relations: Relations, name: str) -> np.ndarray:

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from schemas.contract import Contract
-from schemas.errors import SpecError
 from synth.tabular.autoregressive.codecs import (
     Codec,
     build_codecs,
@@ -152,29 +151,17 @@ class AutoregressiveEngine:
     # -- sampling -------------------------------------------------------------------------------
 
     def sample(
-        self,
-        rows: int,
-        *,
-        seed: int,
-        conditions: Mapping[str, Any] | None = None,
-        given: pd.DataFrame | None = None,
+        self, rows: int, *, seed: int, conditions: Mapping[str, Any] | None = None
     ) -> pd.DataFrame:
-        """`rows` rows; `conditions` fix columns to one value for every row, `given` (a frame of
-        `rows` rows) to one value per row; both exact, visible to the model from the start."""
         import torch
 
         assert self._model is not None, "fit first"
-        fixed = self._fixed(conditions or {})
+        fixed = condition_tokens(self._codecs, conditions or {})
         device = self._model.embed.weight.device
-        per_row = {j: t.to(device) for j, t in self._given(given, rows).items()}
         generator = torch.Generator(device=device).manual_seed(seed)
         tokens = (
             self._model.sample(
-                rows,
-                generator=generator,
-                fixed=fixed,
-                given=per_row or None,
-                temperature=self.params["temperature"],
+                rows, generator=generator, fixed=fixed, temperature=self.params["temperature"]
             )
             .cpu()
             .numpy()
@@ -185,37 +172,7 @@ class AutoregressiveEngine:
             out.update(codec.decode(tokens[:, j], rng))
         for column, value in (conditions or {}).items():
             out[column] = np.full(rows, value, dtype=object)  # exact, not a redraw within a bin
-        for column in given.columns if given is not None else ():
-            out[column] = given[column].to_numpy()
         return pd.DataFrame(out)[[c for codec in self._codecs for c in codec.columns]]
-
-    def _fixed(self, conditions: Mapping[str, Any]) -> dict[int, int]:
-        return condition_tokens(self._codecs, conditions)
-
-    def _given(self, given: pd.DataFrame | None, rows: int) -> dict[int, Any]:
-        """Per-row tokens for the codecs whose columns `given` holds (all of them, or none)."""
-        import torch
-
-        if given is None:
-            return {}
-        if len(given) != rows:
-            raise SpecError(f"sample: given has {len(given)} rows for {rows} asked")
-        out: dict[int, Any] = {}
-        known = {c for codec in self._codecs for c in codec.columns}
-        for column in given.columns:
-            if column not in known:
-                raise SpecError(f"sample.given: column {column!r} is not modelled")
-        for j, codec in enumerate(self._codecs):
-            present = [c for c in codec.columns if c in given.columns]
-            if not present:
-                continue
-            if len(present) < len(codec.columns):
-                raise SpecError(f"sample.given: {', '.join(codec.columns)} go together")
-            tokens = codec.encode(given.reset_index(drop=True))
-            if (tokens < 0).any():
-                raise SpecError(f"sample.given: {codec.columns[0]}: a value never seen in training")
-            out[j] = torch.from_numpy(tokens)
-        return out
 
     # -- persistence ----------------------------------------------------------------------------
 
