@@ -7,7 +7,8 @@ holds over seven years counts seven and is kept, though it names one person; and
 values row by row would give one person two sexes, so the column would no longer be constant
 and the engine would model it row by row. Such columns are protected on one row per parent
 (counting parents) and the protected value is given back to every row of that parent. Every
-other column is protected as in a table job.
+other column is protected as in a table job. The report's per-column counts for the columns
+protected per parent count parents; its `rows_changed` counts rows.
 """
 
 from __future__ import annotations
@@ -63,11 +64,16 @@ def protect_tables(
         done[link.name] = dataclasses.replace(
             rows,
             train=protected,
-            rows_changed=rows.rows_changed + per_parent.rows_changed,
+            rows_changed=_rows_changed(frame, protected),
             counts={**rows.counts, **per_parent.counts},
             rare={**rows.rare, **per_parent.rare},
         )
     return done
+
+
+def _rows_changed(before: pd.DataFrame, after: pd.DataFrame) -> int:
+    same = (before == after) | (before.isna() & after.isna())
+    return int((~same).any(axis=1).sum())
 
 
 def constant_within_parents(frame: pd.DataFrame, link: TableLink) -> list[str]:

@@ -48,6 +48,7 @@ def test_a_value_one_person_holds_on_many_rows_is_replaced_on_all_of_them(tmp_pa
     assert RARE not in set(protected["race"])  # 7 rows, but one person: protected
     assert (protected.groupby("who")["race"].nunique() == 1).all()  # still one value a person
     assert done["waves"].report()["columns"]["race"]["rows_changed"] >= 1  # counted per person
+    assert done["waves"].report()["rows_changed"] >= 7  # the total counts that person's rows
     assert list(protected.columns) == list(data.tables["waves"].columns)
     # the columns that change within a person are protected row by row, as in a table job
     untouched = protect_tables(data.tables, data.relations, min_count=5, seed=0, enabled=False)
