@@ -8,12 +8,13 @@ LANCZOS), never stretched. Errors give counts and positions (image 3 of 40 in cl
 row 7), never a file or class folder name (often a person's name), a pixel or a label value.
 
 Every image's size is read from its header before any pixel is decoded: a small file can declare a
-huge image (a decompression bomb), and targets are at most a few dozen pixels across.
+huge image (a decompression bomb), and targets are at most a few dozen pixels across. Only PNG and
+JPEG are decoded, from bytes read once (`synth.image.decoding`); an image folder's files are read
+without leaving it (`synth.image.folder`).
 """
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,15 @@ import pandas as pd
 from PIL import Image, ImageOps
 
 from schemas.errors import DataError, SpecError
-from synth.image.decoding import DECODE_ERRORS, ImageTooLarge, check_pixels, decode_problem
+from synth.image.decoding import (
+    DECODE_ERRORS,
+    ImageTooLarge,
+    check_pixels,
+    decode_problem,
+    open_image,
+)
+from synth.image.folder import place as place_of
+from synth.image.folder import scan
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -43,8 +52,6 @@ __all__ = [
     "to_tensor",
 ]
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
-FOLDER_FORMATS = ("PNG", "JPEG")  # what the suffixes promise; no other decoder sees the bytes
 OnError = Literal["fail", "skip"]
 
 
@@ -89,50 +96,37 @@ def read_image_folder(
     `extra_csv` adds per-image columns, joined on its `extra_key` column, which holds the file
     name (`a.png`) or the path under `path` (`cat/a.png`); the key column itself is dropped.
     """
-    root = Path(path)
     _check_shape_args(size, channels, on_error)
-    if not root.is_dir():
-        raise DataError(f"{root}: image folder does not exist or is not a folder")
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    files = {f.name: _image_files(f) for f in folders}
-    if not any(files.values()):
-        raise DataError(f"{root}: no images found (expected <class>/<file>.png|jpg|jpeg)")
-    if len(folders) < 2:
-        raise DataError(f"{root}: needs at least two class folders, found {len(folders)}")
-    for position, found in enumerate(files.values(), 1):
-        if not found:
-            raise DataError(
-                f"{root}: class folder {position} of {len(files)} (sorted by name) holds no "
-                ".png/.jpg/.jpeg images"
-            )
-
+    folder = scan(path)  # refuses a bad layout, or a link out of the folder, before any read
+    root, count = folder.root, len(folder.classes)
     images, labels, sources, places, skipped = [], [], [], [], 0
-    for label, (name, found) in enumerate(files.items()):
-        kept = 0
-        for index, file in enumerate(found):
-            place = _place(index, len(found), label, len(files))
-            try:
-                with Image.open(file, formats=FOLDER_FORMATS) as opened:
-                    images.append(_fit(opened, size, channels))
-            except DECODE_ERRORS as exc:
-                if on_error == "fail":
-                    raise DataError(f"{root}: {place}: {decode_problem(exc)}") from None
-                skipped += 1
-                continue
-            labels.append(label)
-            sources.append(f"{name}/{file.name}")
-            places.append(place)
-            kept += 1
-        if kept == 0:
-            raise DataError(
-                f"{root}: class folder {label + 1} of {len(files)}: none of its {len(found)} "
-                "images could be decoded"
-            )
+    with folder.reader() as read:
+        for label, (name, found) in enumerate(zip(folder.classes, folder.names, strict=True)):
+            kept = 0
+            for index, file in enumerate(found):
+                where = place_of(index, len(found), label, count)
+                try:
+                    with open_image(read(label, index)) as opened:
+                        images.append(_fit(opened, size, channels))
+                except DECODE_ERRORS as exc:
+                    if on_error == "fail":
+                        raise DataError(f"{root}: {where}: {decode_problem(exc)}") from None
+                    skipped += 1
+                    continue
+                labels.append(label)
+                sources.append(f"{name}/{file}")
+                places.append(where)
+                kept += 1
+            if kept == 0:
+                raise DataError(
+                    f"{root}: class folder {label + 1} of {count}: none of its {len(found)} "
+                    "images could be decoded"
+                )
     extra = None if extra_csv is None else _join_extra(Path(extra_csv), extra_key, sources, places)
     return ImageSet(
         np.stack(images),
         np.asarray(labels, dtype=np.int64),
-        tuple(files),
+        folder.classes,
         extra,
         skipped,
         tuple(sources),
@@ -180,7 +174,7 @@ def read_image_parquet(
         try:
             if blob is None:
                 raise ValueError("no image bytes")
-            with Image.open(io.BytesIO(blob)) as opened:
+            with open_image(blob) as opened:
                 images.append(_fit(opened, size, channels))
         except DECODE_ERRORS as exc:
             if on_error == "fail":
@@ -272,19 +266,6 @@ def _check_shape_args(size: int, channels: int, on_error: str) -> None:
         raise SpecError("channels: must be 1 (grayscale) or 3 (RGB)")
     if on_error not in ("fail", "skip"):
         raise SpecError("on_error: must be 'fail' or 'skip'")
-
-
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(
-        f
-        for f in folder.iterdir()
-        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
-    )
-
-
-def _place(index: int, count: int, label: int, classes: int) -> str:
-    """Where an image is, by position: its file and folder names may name a person."""
-    return f"image {index + 1} of {count} in class folder {label + 1} of {classes} (sorted by name)"
 
 
 def _fit(opened: Image.Image, size: int, channels: int) -> np.ndarray:
