@@ -48,7 +48,10 @@ class ImageFolder:
     @contextmanager
     def reader(self) -> Iterator[Callable[[int, int], bytes]]:
         """A function from an image's position (class, file) to its bytes, while the root is open."""
-        root_fd = os.open(self.real, _DIR_FLAGS)
+        try:
+            root_fd = os.open(self.real, _DIR_FLAGS)
+        except OSError:
+            raise DataError(f"{self.root}: image folder changed while being read") from None
         try:
             yield lambda label, index: _read_under(root_fd, self.inside[label][index])
         finally:

@@ -168,6 +168,24 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(
     )
 
 
+def test_a_root_swapped_for_a_link_after_the_check_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synth.image import folder as image_folder
+
+    root = _faces(tmp_path / "faces")
+    secret = _faces(tmp_path / OUTSIDE)
+
+    def scan_then_swap(path: str | Path) -> image_folder.ImageFolder:
+        scanned = image_folder.scan(path)
+        root.rename(tmp_path / "moved")
+        root.symlink_to(secret, target_is_directory=True)
+        return scanned
+
+    monkeypatch.setattr(image_data, "scan", scan_then_swap)
+    assert _refused(root).endswith("faces: image folder changed while being read")
+
+
 def test_a_fifo_swapped_in_after_the_check_is_refused_without_waiting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
