@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 __all__ = [
+    "EngineParams",
     "OutputBase",
     "ScheduleSpec",
     "SpecBase",
@@ -24,6 +25,36 @@ __all__ = [
 ]
 
 SpecKind = Literal["table", "images", "linked"]
+
+# What an engine's `params` may hold: a few dozen settings, never a tree that grows in the
+# fingerprint or the engine (a YAML alias bomb is refused by the loader; a mapping handed to the
+# Python API, whose lists may share themselves, is refused here, walking at most this many nodes).
+PARAMS_MAX_NODES, PARAMS_MAX_DEPTH, PARAMS_MAX_TEXT = 256, 6, 1024
+
+
+def _bounded_params(params: dict[str, Any]) -> dict[str, Any]:
+    budget = [PARAMS_MAX_NODES]
+
+    def walk(value: Any, depth: int) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ValueError(f"holds more than {PARAMS_MAX_NODES} values")
+        if depth > PARAMS_MAX_DEPTH:
+            raise ValueError(f"nests deeper than {PARAMS_MAX_DEPTH} levels")
+        if isinstance(value, str) and len(value) > PARAMS_MAX_TEXT:
+            raise ValueError(f"holds a text longer than {PARAMS_MAX_TEXT} characters")
+        children = value.items() if isinstance(value, dict) else ()
+        for key, child in children:
+            walk(key, depth + 1)
+            walk(child, depth + 1)
+        for child in value if isinstance(value, list | tuple) else ():
+            walk(child, depth + 1)
+
+    walk(params, 0)
+    return params
+
+
+EngineParams = Annotated[dict[str, Any], AfterValidator(_bounded_params)]
 
 
 class _Strict(BaseModel):

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt
 
-from schemas.base import OutputBase, SpecBase, SplitBase, _Strict
+from schemas.base import EngineParams, OutputBase, SpecBase, SplitBase, _Strict
 from schemas.engines import DEFAULT_IMAGE_ENGINE, IMAGE_ENGINES, ImageEngine
 from schemas.sample import PrivacyFilter
 
@@ -85,7 +85,7 @@ class ImageModel(_Strict):
     )
     device: Literal["cpu", "cuda", "auto"] = "auto"
     patience: PositiveInt = Field(default=5, description="Epochs without a better monitor score.")
-    params: dict[str, Any] = Field(
+    params: EngineParams = Field(
         default_factory=dict, description="Model config overrides (width, latent, ...)."
     )
 

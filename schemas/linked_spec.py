@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
-from schemas.base import OutputBase, SpecBase, SplitBase, _Strict
+from schemas.base import EngineParams, OutputBase, SpecBase, SplitBase, _Strict
 from schemas.checks import ExpectationChecks, QualityChecks, ReportSpec
 from schemas.dataset import ColumnType, DatasetSchema, Role, Scalar
 from schemas.sources import SourceSpec
@@ -133,7 +133,7 @@ class LinkedModel(_Strict):
         description="Our autoregressive engine in its sequential mode: each parent row, then its "
         "children conditioned on it (and on the events before them), lengths included.",
     )
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: EngineParams = Field(default_factory=dict)
     cache: bool = True
     differential_privacy: DifferentialPrivacy | None = Field(
         default=None,

@@ -15,7 +15,70 @@ from schemas.spec import JobSpec
 
 AnySpec = JobSpec | ImageJobSpec | LinkedJobSpec
 
-__all__ = ["apply_overrides", "flag_overrides", "json_schema", "load_spec", "spec_from_dict"]
+__all__ = [
+    "apply_overrides",
+    "flag_overrides",
+    "json_schema",
+    "load_spec",
+    "parse_spec_yaml",
+    "spec_from_dict",
+]
+
+# A spec is a page of settings: these bound what parsing it may cost, whoever wrote it.
+MAX_SPEC_BYTES, MAX_SPEC_DEPTH, MAX_SPEC_NODES = 1 << 20, 32, 50_000
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (`*name`, which let a 1 kB file expand to billions of
+    nodes), nested at most MAX_SPEC_DEPTH deep and at most MAX_SPEC_NODES nodes."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = self._nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        problem = None
+        if isinstance(event, yaml.AliasEvent):
+            problem = "uses a YAML alias (*name); write the value out instead"
+        elif self._depth >= MAX_SPEC_DEPTH:
+            problem = f"nests deeper than {MAX_SPEC_DEPTH} levels"
+        self._nodes += 1
+        if self._nodes > MAX_SPEC_NODES:
+            problem = f"holds more than {MAX_SPEC_NODES} values"
+        if problem is not None:
+            raise yaml.MarkedYAMLError(problem=problem, problem_mark=event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def parse_spec_yaml(text: str, label: str) -> Any:
+    """The YAML document in `text`, bounded (no aliases, depth, size); a problem is one SpecError
+    naming `label` and the line, never the text."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"{label}: a spec is at most {MAX_SPEC_BYTES >> 20} MiB")
+    loader = _SpecLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}" if mark else ""
+        known = (
+            exc.problem
+            if isinstance(exc.problem, str)
+            and exc.problem.startswith(("uses a YAML alias", "nests deeper", "holds more"))
+            else None
+        )
+        raise SpecError(
+            f"{label}: {known}{where}" if known else f"{label}: not valid YAML{where}"
+        ) from None
+    except yaml.YAMLError:
+        raise SpecError(f"{label}: not valid YAML") from None
+    finally:
+        loader.dispose()
 
 
 def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> AnySpec:
@@ -26,17 +89,13 @@ def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> A
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:  # never more than a spec may hold
+            text = handle.read(MAX_SPEC_BYTES + 1).decode("utf-8")
     except FileNotFoundError:
         raise SpecError(f"{path}: spec file does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: cannot read spec ({type(exc).__name__})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError(f"{path}: not valid YAML{where}") from None
+    raw = parse_spec_yaml(text, str(path))
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a spec must be a YAML mapping")
     return spec_from_dict(apply_overrides(raw, overrides), label=str(path), base_dir=path.parent)

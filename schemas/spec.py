@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from schemas.base import OutputBase, ScheduleSpec, SpecBase, SplitBase, _Strict
+from schemas.base import EngineParams, OutputBase, ScheduleSpec, SpecBase, SplitBase, _Strict
 from schemas.checks import (
     AnonymeterChecks,
     BiasChecks,
@@ -137,7 +137,7 @@ class ValueProtection(_Strict):
 
 class ModelSpec(_Strict):
     engine: TableEngine = DEFAULT_TABLE_ENGINE
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: EngineParams = Field(default_factory=dict)
     cache: bool = Field(
         default=True,
         description="Reuse the model stored for this source, model section, schema, split, seed "

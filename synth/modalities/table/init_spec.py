@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from schemas.errors import DataError, InternalError, SpecError, SynthError
 from schemas.spec import CsvSource, ParquetSource, SourceSpec, SqlSource
@@ -201,11 +200,13 @@ def guess_columns(
 def _self_check(text: str, path: Path, frame: pd.DataFrame, label: str) -> None:
     """The drafted spec loads and its contract accepts the data, or `init` writes nothing: a
     failure here is synth's own mistake, not the user's."""
-    from schemas.load import spec_from_dict
+    from schemas.load import parse_spec_yaml, spec_from_dict
     from synth.io.contract import build_contract
 
     try:
-        spec = spec_from_dict(yaml.safe_load(text), label=str(path), base_dir=path.parent)
+        spec = spec_from_dict(
+            parse_spec_yaml(text, str(path)), label=str(path), base_dir=path.parent
+        )
         build_contract(frame, spec.dataset, label=label)
     except SynthError as exc:
         raise InternalError(f"init drafted a spec that does not fit the data ({exc})") from None
