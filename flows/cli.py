@@ -178,14 +178,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from prefect import serve
-
-    from flows.deployments import deployments, require_server, serve_environment
+    from flows.deployments import require_server, serve, serve_environment
 
     require_server("serve")
-    found = deployments(args.specs)
     os.environ.update(serve_environment(args.specs))  # which spec each deployment runs, here
-    serve(*found, limit=args.limit, print_starting_message=True)
+    serve(args.specs, limit=args.limit, announce=lambda line: print(line, flush=True))
     return EXIT_PUBLISHED
 
 

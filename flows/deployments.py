@@ -11,8 +11,10 @@ check off). Schedules need a real Prefect server (`prefect server start`, PREFEC
 embedded server that `synth run` starts lives only as long as its process, so nothing would fire.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: the runner hands `serve_job` to a spawned process,
+# where pydantic must build its parameter model from real annotations, not strings
 
+import contextlib
 import json
 import os
 from datetime import timedelta
@@ -33,6 +35,7 @@ __all__ = [
     "deployments",
     "request_parameters",
     "require_server",
+    "serve",
     "serve_environment",
     "serve_job",
     "server_healthy",
@@ -97,9 +100,82 @@ def serve_job(
     with the requested rows and seed."""
     from flows.synthesize import synthesize
 
+    spec_path = _served_spec(serve_job.name)
+    _refuse_changed_deployment()
     # `.fn` runs the job's steps in this flow run (no subflow), so its summary artifact is this
     # run's, where `synth request` looks for it.
-    return synthesize.fn(spec_path=_served_spec(serve_job.name), rows=rows, seed=seed)
+    return synthesize.fn(spec_path=spec_path, rows=rows, seed=seed)
+
+
+ENTRYPOINT = "flows.deployments.serve_job"
+
+
+def registered_fields() -> dict[str, Any]:
+    """What `synth deploy` and `synth serve` register for every served deployment, beside its
+    name and schedule: the worker runs a flow run only while its deployment still says this."""
+    return {
+        "entrypoint": ENTRYPOINT,
+        "pull_steps": None,
+        "parameters": {},
+        "enforce_parameter_schema": True,
+        "parameter_openapi_schema": _closed_parameter_schema(),
+    }
+
+
+def _refuse_changed_deployment() -> None:
+    """Fail this flow run, before any step, when a Prefect API client changed the deployment
+    after it was registered (a pull step, another entrypoint, an open parameter schema). The
+    runner never acts on those fields (it runs the flow object it holds, see `serve`): this turns
+    a tampered deployment into a refused run that says so, instead of one that quietly runs."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import deployment
+
+    with get_client(sync_client=True) as client:
+        found = client.read_deployment(deployment.id)
+    changed = sorted(
+        name
+        for name, expected in registered_fields().items()
+        if _normal(getattr(found, name)) != _normal(expected)
+    )
+    if changed:
+        raise SpecError(
+            f"deployment {serve_job.name}/{found.name} was changed on the server since synth "
+            f"registered it ({', '.join(changed)}); refusing to run it: re-register it with "
+            "`synth serve` or `synth deploy`"
+        )
+
+
+def _normal(value: Any) -> Any:
+    """Empty and missing are the same registration (the server stores no pull steps as [] or
+    None)."""
+    return None if value in (None, [], {}) and not isinstance(value, bool) else value
+
+
+def serve(spec_paths: list[str | Path], *, limit: int | None = None, announce: Any = None) -> None:
+    """Register each spec's deployment and run its schedules and requests here (blocks).
+
+    Prefect's `serve()` registers deployments by entrypoint: for every flow run its runner reads
+    the entrypoint and pull steps back from the API and executes them, so a logged-in API client
+    that patches a deployment runs a program of its choice on this worker. This runner is given
+    the flow object for each deployment instead (what `Runner.add_flow` does for a flow), so a
+    flow run executes `serve_job` as it is in this process's code and nothing the API says it
+    should import or run first; `serve_job` then refuses a run whose deployment was changed."""
+    import asyncio
+
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
+
+    runner = Runner(pause_on_shutdown=True, limit=limit)
+    for deployment in deployments(spec_paths):
+        deployment_id = runner.add_deployment(deployment)
+        # Runner.add_flow's own step, which its add_deployment lacks; add_flow itself cannot
+        # register our closed parameter schema. tests/security/test_served_deployment_tampering.py
+        # fails if this private registry changes rather than letting the hole reopen quietly.
+        runner._deployment_registry.register_flow(deployment_id, serve_job)
+        if announce is not None:
+            announce(f"serving {serve_job.name}/{deployment.name} ({deployment_id})")
+    with contextlib.suppress(KeyboardInterrupt, TerminationSignal):  # stopping is not an error
+        asyncio.run(runner.start())
 
 
 def _served_spec(flow_name: str) -> str:
@@ -150,8 +226,17 @@ def deployments(spec_paths: list[str | Path]) -> list[Any]:
             enforce_parameter_schema=True,  # the server checks the bounds too
             entrypoint_type=EntrypointType.MODULE_PATH,  # the installed package, wherever it is
         )
+        assert deployment.entrypoint == ENTRYPOINT
         out.append(_closed_schema(deployment))
     return out
+
+
+def _closed_parameter_schema() -> dict[str, Any]:
+    """The served flow's parameter schema with `additionalProperties: false`, as registered."""
+    from prefect.utilities.callables import parameter_schema
+
+    schema = parameter_schema(serve_job).model_dump(exclude_unset=True)
+    return {**schema, "additionalProperties": False}
 
 
 def _closed_schema(deployment: Any) -> Any:
@@ -164,9 +249,6 @@ def _closed_schema(deployment: Any) -> Any:
     class ClosedParameterSchema(ParameterSchema):
         additionalProperties: bool = False  # JSON Schema's spelling
 
-    schema = deployment._parameter_openapi_schema.model_dump(exclude_unset=True)
     # set explicitly: Prefect sends the schema with exclude_unset, which would drop a default
-    deployment._parameter_openapi_schema = ClosedParameterSchema(
-        **schema, additionalProperties=False
-    )
+    deployment._parameter_openapi_schema = ClosedParameterSchema(**_closed_parameter_schema())
     return deployment
