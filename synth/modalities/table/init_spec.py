@@ -15,7 +15,15 @@ from typing import Any
 import pandas as pd
 
 from schemas.errors import DataError, InternalError, SpecError, SynthError
-from schemas.spec import CsvSource, ParquetSource, SourceSpec, SqlSource
+from schemas.spec import (
+    ChecksSpec,
+    CsvSource,
+    ParquetSource,
+    ReportSpec,
+    ScaleSpec,
+    SourceSpec,
+    SqlSource,
+)
 from synth.io.draft import draft_spec, job_name
 from synth.io.infer import ColumnGuess, infer_columns
 
@@ -60,7 +68,7 @@ def init_spec(
         raise DataError(f"{label}: every column is empty; nothing to synthesize")
     if subject is not None:
         guesses = _with_subject(guesses, subject, label, frame)
-    origin = Path(reader.path).name if isinstance(reader, CsvSource | ParquetSource) else "a query"
+    origin = Path(reader.path).name if isinstance(reader, CsvSource | ParquetSource) else None
     text = draft_spec(name=name, source=written, columns=guesses, origin=origin, split_by=subject)
     _self_check(text, target_path, frame, label)
     target_path.parent.mkdir(parents=True, exist_ok=True)
@@ -210,3 +218,11 @@ def _self_check(text: str, path: Path, frame: pd.DataFrame, label: str) -> None:
         build_contract(frame, spec.dataset, label=label)
     except SynthError as exc:
         raise InternalError(f"init drafted a spec that does not fit the data ({exc})") from None
+    # the sections the draft leaves commented out read back as the defaults its comments claim
+    defaults = {"checks": ChecksSpec(), "report": ReportSpec(), "scale": ScaleSpec()}
+    differ = [part for part, default in defaults.items() if getattr(spec, part) != default]
+    if differ or list(spec.dataset.columns) != [
+        c for c in frame.columns if c in spec.dataset.columns
+    ]:
+        what = ", ".join(differ) or "schema.columns"
+        raise InternalError(f"init drafted a spec that is not at the defaults it claims ({what})")

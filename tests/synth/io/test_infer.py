@@ -139,7 +139,7 @@ def test_the_drafted_spec_loads_as_it_is_and_holds_no_value_from_the_data(tmp_pa
     spec = load_spec(path)
     assert spec.name == "people" and spec.model.engine == "autoregressive"
     assert spec.source.path.resolve() == data.resolve()
-    assert "path: ../data/people.csv" in text  # relative to the spec's folder
+    assert 'path: "../data/people.csv"' in text  # relative to the spec's folder
     assert spec.dataset.columns["income"].roles == {Role.target}
     assert spec.output.path == (tmp_path / "specs" / "out").resolve()
     for value in (CANARY_NAME, CANARY_EMAIL, "Female", "Bachelors", ">50K"):
