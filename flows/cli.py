@@ -111,6 +111,7 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     from schemas.errors import SpecError
     from schemas.load import flag_overrides, load_spec
     from synth.io.lineage import why_regenerate
+    from synth.io.run_folders import check_output
     from synth.modalities import modality_for
 
     paths = [Path(p) for p in args.specs] or sorted(Path("jobs").glob("*.yaml"))
@@ -122,6 +123,7 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     if not args.dry_run:
         for (_, spec), reason in zip(specs, reasons, strict=True):
             if reason is not None:
+                check_output(spec.output.path, spec.name, what="--out" if out else "output.path")
                 modality_for(spec).preflight(spec)  # every job that will run is checked first
     rows, failed = [], False
     for (path, spec), reason in zip(specs, reasons, strict=True):
@@ -238,9 +240,10 @@ def _print_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from schemas.errors import DataError
+    from synth.io.files import write_atomic
     from synth.modalities import modality_for
 
-    run_dir = Path(args.run_dir)
+    run_dir = _run_folder(Path(args.run_dir))
     source = run_dir / "metrics.json"
     try:
         metrics = json.loads(source.read_text(encoding="utf-8"))
@@ -254,11 +257,24 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"{source}: not a synth metrics file (missing or bad field {exc})"
         ) from None
     target = Path(args.out) if args.out else run_dir / "report.html"
-    partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(html, encoding="utf-8")
-    os.replace(partial, target)
+    write_atomic(target, html)  # never through a link planted in the run folder
     print(f"report: {target}")
     return EXIT_PUBLISHED
+
+
+def _run_folder(given: Path) -> Path:
+    """The run folder `synth report` reads and writes: `given`, or, when it is the job's
+    `latest`, the run that link names (synth made it: a sibling's bare name). Any other link is
+    refused: a folder planted as a link would have the report written wherever it points."""
+    from schemas.errors import OutputError
+
+    if not given.is_symlink():
+        return given
+    name = os.readlink(given)
+    run = given.parent / name
+    if given.name == "latest" and "/" not in name and run.is_dir() and not run.is_symlink():
+        return run
+    raise OutputError(f"{given}: is a symbolic link synth did not make; give the run folder")
 
 
 def cmd_validate_spec(args: argparse.Namespace) -> int:
@@ -274,10 +290,11 @@ def cmd_validate_spec(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from schemas import json_schema
+    from synth.io.files import write_atomic
 
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        write_atomic(args.out, text)
     else:
         sys.stdout.write(text)
     return EXIT_PUBLISHED

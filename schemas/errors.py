@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DataError", "GateFailed", "InternalError", "SpecError", "SynthError"]
+__all__ = ["DataError", "GateFailed", "InternalError", "OutputError", "SpecError", "SynthError"]
 
 
 class SynthError(Exception):
@@ -19,6 +19,12 @@ class SpecError(SynthError):
 
 class DataError(SynthError):
     """The source data cannot be read or does not match its declared contract."""
+
+    exit_code = 2
+
+
+class OutputError(SynthError):
+    """Where synth would write is unfit: a file, a link it did not make, a place it cannot write."""
 
     exit_code = 2
 

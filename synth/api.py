@@ -177,6 +177,10 @@ def run(
     from schemas.errors import GateFailed
     from schemas.held import hold, release
 
+    if out is not None:  # as given: resolving it first would follow a link planted there
+        from synth.io.files import check_folder
+
+        check_folder(out, what="--out")
     held = not isinstance(spec, str | Path)
     reference = hold(spec) if held else str(Path(spec).resolve())
     parameters: dict[str, Any] = {
@@ -207,9 +211,13 @@ def _preflight(reference: str, parameters: Mapping[str, Any]) -> None:
     from schemas.errors import SpecError
     from schemas.held import resolve_spec
     from schemas.load import flag_overrides
+    from synth.io.run_folders import check_output
     from synth.modalities import modality_for
 
     spec = resolve_spec(reference, flag_overrides(**{**parameters, "dask_address": None}))
+    check_output(
+        spec.output.path, spec.name, what="--out" if parameters.get("out") else "output.path"
+    )
     modality = modality_for(spec)
     if parameters.get("dask_address"):
         if "scale" not in type(spec).model_fields:

@@ -29,8 +29,10 @@ figure{margin:0;border:1px solid #eef1f5;border-radius:.4rem;padding:.5rem}figca
 
 
 def escape(value: Any) -> str:
-    """Any value as escaped HTML text (quotes too: safe inside a quoted attribute)."""
-    return html.escape(str(value), quote=True)
+    """Any value as escaped HTML text on one line (quotes too: safe inside a quoted attribute).
+    Line breaks of every kind (\\n, \\r, U+2028, ...) become spaces: a value read from a file
+    (a contract note naming a column) never puts a line of its own into the report."""
+    return html.escape(" ".join(str(value).split()), quote=True)
 
 
 def number(value: Any) -> float:

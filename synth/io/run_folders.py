@@ -24,7 +24,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["STAGING_LEASE_S", "RunFolders", "fsync_dir", "job_lock", "point_latest"]
+from schemas.errors import OutputError
+from synth.io.files import check_folder
+
+__all__ = [
+    "STAGING_LEASE_S",
+    "RunFolders",
+    "check_output",
+    "fsync_dir",
+    "job_lock",
+    "point_latest",
+]
 
 OWNER = "owner.json"
 LOCK = ".lock"
@@ -71,10 +81,17 @@ class RunFolders:
         return self.job_dir / "latest"
 
     def begin(self) -> None:
-        """Sweep stale staging folders of this job, then make ours, private, with its owner."""
+        """Sweep stale staging folders of this job, then make ours, private, with its owner.
+        A link where synth makes a folder (the job's, `.staging`, ours) is refused: planted."""
+        check_output(self.out, self.job, what="output.path")
+        check_folder(self.staging.parent, what="staging folder")
         sweep_stale_staging(self.staging.parent, keep=self.run_id)
         self.staging.parent.mkdir(parents=True, exist_ok=True)
-        self.staging.mkdir(mode=0o700, exist_ok=True)
+        check_folder(self.staging.parent, what="staging folder")  # made meanwhile by someone
+        try:
+            self.staging.mkdir(mode=0o700)  # ours alone: a name already there was not made by us
+        except FileExistsError:
+            raise OutputError(f"staging folder: {self.staging} already exists") from None
         os.chmod(self.staging, 0o700)  # mkdir's mode is cut by the umask
         owner = {"pid": os.getpid(), "host": _host(), "started": time.time()}
         (self.staging / OWNER).write_text(json.dumps(owner))
@@ -92,6 +109,13 @@ class RunFolders:
                 folder.rmdir()  # only folders this run created and left empty
             except OSError:
                 break
+
+
+def check_output(out: str | Path, job: str, *, what: str) -> None:
+    """Refuse an output root (`what` names where it came from: --out, output.path) or job folder
+    that is a file, is under a file, or is a link: one line, before any work starts."""
+    check_folder(out, what=what)
+    check_folder(Path(out) / job, what=what)
 
 
 def sweep_stale_staging(root: Path, *, keep: str, now: float | None = None) -> list[Path]:

@@ -25,6 +25,7 @@ from schemas.spec import (
     SqlSource,
 )
 from synth.io.draft import draft_spec, job_name
+from synth.io.files import write_atomic
 from synth.io.infer import ColumnGuess, infer_columns
 
 __all__ = ["guess_columns", "init_spec"]
@@ -72,9 +73,7 @@ def init_spec(
     text = draft_spec(name=name, source=written, columns=guesses, origin=origin, split_by=subject)
     _self_check(text, target_path, frame, label)
     target_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = target_path.with_name(f".{target_path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, target_path)  # a reader never sees half a spec
+    write_atomic(target_path, text)  # a reader never sees half a spec; never through a link
     return target_path, guesses
 
 
