@@ -1,6 +1,7 @@
 """The `synth` command. Launches flows; maps the SynthError hierarchy to exit codes in one place.
 
-Exit codes: 0 published, 1 a gate failed (run quarantined), 2 bad spec or input, 3 internal error.
+Exit codes: 0 published, 1 a gate failed (run quarantined), 2 bad spec or input, 3 internal error,
+143 / 130 cancelled by SIGTERM / SIGINT (the line says whether anything was published).
 Heavy libraries load only inside commands, so `synth --help` answers at once.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_PUBLISHED, EXIT_GATE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # Ctrl-C; a SIGTERM-cancelled run exits 143 (128 + the signal)
 
 
 def examples_dir() -> Path:
@@ -28,12 +30,25 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The embedded server migrates a fresh database on first start: 30-60 s on a small machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    from synth import cancel
+
     try:
-        return args.command(args)
-    except KeyboardInterrupt:
-        return _fail(args, "interrupted", EXIT_INTERNAL)
+        code = args.command(args)
+    except KeyboardInterrupt:  # a command that armed no watchdog (synth/cancel.py)
+        cancel.wait_if_requested()
+        return _fail(args, "interrupted", EXIT_INTERRUPTED)
     except Exception as exc:  # the one place errors become exit codes
+        cancel.wait_if_requested()  # a cancelled run: the watchdog has the last word
         return _handle(exc, args)
+    cancel.wait_if_requested()
+    return code
+
+
+def _arm_cancellation(args: argparse.Namespace) -> None:
+    """SIGTERM and SIGINT end a run within seconds, exit 143 / 130 (synth/cancel.py)."""
+    from synth import cancel
+
+    cancel.install(lambda line, code: _fail(args, line, code))
 
 
 def _handle(exc: Exception, args: argparse.Namespace) -> int:
@@ -74,6 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import synth
     from synth.modalities import modality_for
 
+    _arm_cancellation(args)
     run = synth.run(
         args.spec,
         source=args.source,
@@ -114,6 +130,7 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     from synth.io.run_folders import check_output
     from synth.modalities import modality_for
 
+    _arm_cancellation(args)
     paths = [Path(p) for p in args.specs] or sorted(Path("jobs").glob("*.yaml"))
     if not paths:
         raise SpecError("regenerate: no specs given and no jobs/*.yaml here")

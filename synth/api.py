@@ -7,7 +7,7 @@
     frame = run.to_pandas()
 
 `run` starts the flow in this process, on the embedded Prefect server unless PREFECT_API_URL names
-one (the first start takes 30-60 s). Bad input raises a `SynthError` subclass (SpecError,
+one (the first start takes 30-60 s); the embedded one takes a login only this process knows. Bad input raises a `SynthError` subclass (SpecError,
 DataError) with a one-line message; a run that fails a gate returns a `Run` whose `passed` is
 False (its report says why; nothing is published). The CLI (flows/cli.py) is a thin layer over
 these functions.
@@ -194,8 +194,10 @@ def run(
     try:
         if preflight:  # a bad spec or file, a missing tool: one line now, before a server starts
             _preflight(reference, parameters)
+        from flows.server import lock_embedded_server
         from flows.synthesize import synthesize
 
+        lock_embedded_server()  # no other local user reads or cancels this run (flows/server.py)
         given = {k: v for k, v in parameters.items() if v is not None}
         try:
             summary = synthesize(spec_path=reference, retrain=retrain, **given)

@@ -49,6 +49,10 @@ def prefect_server(prefect_home: Path) -> Iterator[str]:
     """Start the embedded server once; every flow in the session reuses it."""
     from prefect import flow
 
+    from flows.server import lock_embedded_server
+
+    lock_embedded_server()  # as synth.run does: the session's server takes a login
+
     @flow(name="warm-up")
     def warm_up() -> str:
         return "ready"

@@ -40,6 +40,7 @@ import pandas as pd
 
 from schemas.contract import Contract
 from schemas.spec import PrivacyChecks, Role
+from synth import cancel
 from validation.frames import modelled
 
 if TYPE_CHECKING:
@@ -164,6 +165,7 @@ def evaluate(
     }
     sweep_leftovers()
     workdir = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=_private_base())  # 0700: real rows
+    undo = cancel.on_cancel(lambda: shutil.rmtree(workdir, ignore_errors=True))
     try:
         for name, frame in (("train", train), ("control", control), ("synthetic", synthetic)):
             _portable(frame[columns]).to_parquet(Path(workdir, f"{name}.parquet"), index=False)
@@ -174,6 +176,7 @@ def evaluate(
         except (OSError, ValueError):
             raise RuntimeError("anonymeter worker wrote no readable result") from None
     finally:
+        cancel.off(undo)
         shutil.rmtree(workdir, ignore_errors=True)
     if not isinstance(result, dict) or "evaluators" not in result:
         raise RuntimeError("anonymeter worker wrote an unexpected result")
@@ -283,7 +286,8 @@ def _alive(pid: int) -> bool:
 
 
 def _run_worker(python: str, workdir: str, *, timeout_s: int, n_jobs: int) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    # nothing of this process's Python, nor of Prefect (its server's login): anonymeter needs neither
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PREFECT_"))}
     caps = ("POLARS_MAX_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
     env.update(dict.fromkeys((*caps, "MKL_NUM_THREADS", "LOKY_MAX_CPU_COUNT"), str(n_jobs)))
     errors = Path(workdir, "worker.err")
@@ -298,9 +302,11 @@ def _run_worker(python: str, workdir: str, *, timeout_s: int, n_jobs: int) -> No
             env=env,
             start_new_session=True,  # its own process group: anonymeter's pool processes too
         )
+    stop = cancel.on_cancel(lambda: os.killpg(worker.pid, signal.SIGKILL))  # group and pool
     try:
         code = _wait_unreaped(worker, timeout_s)
     finally:
+        cancel.off(stop)
         # On every way out (done, failed, timed out, interrupted): nothing of it keeps running.
         # The worker is not reaped yet, so its pid, the group's id, cannot name anyone else.
         with contextlib.suppress(ProcessLookupError, PermissionError):

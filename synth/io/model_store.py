@@ -40,6 +40,7 @@ from typing import Any
 
 from schemas.errors import SynthError
 from schemas.spec import JobSpec
+from synth import cancel
 from synth.runinfo import package_versions
 from synth.tabular.base import ENGINES, Engine, make_engine, read_regular
 
@@ -183,6 +184,7 @@ class ModelStore:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # models hold what data taught
         _check_private(self.root, self.root.stat())
         staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=self.root))
+        undo = cancel.on_cancel(lambda: shutil.rmtree(staging, ignore_errors=True))
         try:
             (staging / "model").mkdir()
             manifest = engine.save(staging / "model")
@@ -202,6 +204,7 @@ class ModelStore:
                 if not (folder / ENTRY).is_file():
                     raise
         finally:
+            cancel.off(undo)
             shutil.rmtree(staging, ignore_errors=True)
             for old in self.root.glob(f".{key[:12]}-old-*"):
                 shutil.rmtree(old, ignore_errors=True)

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from schemas.contract import Contract
 from schemas.errors import SpecError, SynthError
 from schemas.spec import MAX_PARTITION_FOLDERS, partition_column_problem
+from synth import cancel
 from synth.io.run_folders import RunFolders, fsync_dir, point_latest
 
 __all__ = [
@@ -229,8 +230,8 @@ def publish(
     already renamed into place is not written again, only pointed to.
     """
     target = require_inside(folders.final if passed else folders.quarantine, folders.job_dir)
+    assembled = folders.staging / "run"
     if not target.exists():
-        assembled = folders.staging / "run"
         assembled.mkdir(parents=True, exist_ok=True)
         if passed or keep_quarantined_rows:
             data = assembled / "data"
@@ -249,10 +250,13 @@ def publish(
             _write_text_synced(require_inside(assembled / name, assembled), text)
         fsync_dir(assembled)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(assembled, target)
-        fsync_dir(target.parent)
-    if passed:
-        point_latest(folders)
+    with cancel.critical():  # a cancellation waits for the rename and `latest`, or stops here
+        if not target.exists():
+            os.rename(assembled, target)
+            fsync_dir(target.parent)
+        if passed:
+            point_latest(folders)
+    cancel.published(str(target))
     folders.discard_staging()
     return target
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.errors import OutputError
+from synth import cancel
 from synth.io.files import check_folder
 
 __all__ = [
@@ -40,6 +41,7 @@ OWNER = "owner.json"
 LOCK = ".lock"
 # No run stages for two days; a staging folder we cannot attribute to a live process is stale then.
 STAGING_LEASE_S = 2 * 24 * 3600
+_CANCEL: dict[Path, int] = {}  # staging folder -> its clean-up if the run is cancelled
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,12 @@ class RunFolders:
         except FileExistsError:
             raise OutputError(f"staging folder: {self.staging} already exists") from None
         os.chmod(self.staging, 0o700)  # mkdir's mode is cut by the umask
+        _CANCEL[self.staging] = cancel.on_cancel(self.discard_staging)  # a signal: no leftovers
         owner = {"pid": os.getpid(), "host": _host(), "started": time.time()}
         (self.staging / OWNER).write_text(json.dumps(owner))
 
     def discard_staging(self) -> None:
+        cancel.off(_CANCEL.pop(self.staging, -1))
         shutil.rmtree(self.staging, ignore_errors=True)
         try:
             self.staging.parent.rmdir()  # `.staging` is ours: drop it once empty
