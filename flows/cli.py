@@ -26,6 +26,7 @@ def examples_dir() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.program = argv is None  # the `synth` process itself, not a caller inside Python
     os.environ.setdefault("DO_NOT_TRACK", "1")  # GX sets its own off where it is imported
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The embedded server migrates a fresh database on first start: 30-60 s on a small machine.
@@ -45,8 +46,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _arm_cancellation(args: argparse.Namespace) -> None:
-    """SIGTERM and SIGINT end a run within seconds, exit 143 / 130 (synth/cancel.py)."""
+    """SIGTERM and SIGINT end a run within seconds, exit 143 / 130 (synth/cancel.py). Only in
+    the `synth` process: a Python caller of `main` (a test) keeps its own signal handling."""
     from synth import cancel
+
+    if not getattr(args, "program", False):
+        return
 
     cancel.install(lambda line, code: _fail(args, line, code))
 

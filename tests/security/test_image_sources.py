@@ -28,18 +28,11 @@ import synth.image.data as image_data
 from schemas import DataError
 from synth.image.data import read_image_folder, read_image_parquet
 from tests.builders import REPO
+from tests.security.test_image_error_names import PERSON, _faces, _png
 
-PERSON = ("Zyxqwv", "Canarypii")  # a name found nowhere else
 OUTSIDE = "Outsider_Secret"  # the name of what a link points at
 SIDE = 50_000
 HUGE = f"declares {SIDE} x {SIDE} pixels, more than the 16777216 decoded"
-
-
-def _png(seed: int) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (8, 8), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels, "L").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def _encoded(kind: str) -> bytes:
@@ -66,16 +59,6 @@ def _huge_jpeg() -> bytes:
     at = data.index(b"\xff\xc0\x00\x0b")  # SOF0, length 11: one component
     data[at + 5 : at + 9] = struct.pack(">HH", SIDE, SIDE)
     return bytes(data)
-
-
-def _faces(root: Path) -> Path:
-    """Two people, three photos each, folders and files named after them."""
-    for i, person in enumerate(("Alice Other", " ".join(PERSON))):
-        folder = root / person
-        folder.mkdir(parents=True)
-        for j in range(3):
-            (folder / f"{person.replace(' ', '_')}_000{j}.png").write_bytes(_png(3 * i + j))
-    return root
 
 
 def _refused(root: Path, **kwargs: object) -> str:

@@ -83,11 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         assert httpx.post(f"{url}/flow_runs/filter", json={}, timeout=5).status_code == 401
         yield {"PREFECT_API_URL": url, "PREFECT_API_AUTH_STRING": login, "login": login}
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        _stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +120,16 @@ def served(server: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
         time.sleep(3)  # the runner polls for runs once it has started
         yield {"id": found.json()["id"], "tmp": tmp, "spec": spec, "log": log}
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
+        _stop(worker)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """The process and its group: SIGTERM, then SIGKILL after 20 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _api(server: dict[str, str]):
