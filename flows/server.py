@@ -8,7 +8,8 @@ login it answers any local user: `flow_runs/filter` lists the runs and their par
 (what the server checks) and the same PREFECT_API_AUTH_STRING (what this process's clients send)
 in the process's environment. The server inherits it through its environment, which other users
 cannot read (`/proc/PID/environ` is the owner's), never its command line; it lives as long as the
-process, and so does the server. A user who configured a server or auth of their own keeps it.
+process, and so does the server. A user who configured a server or a login of their own keeps it
+(a server login alone is sent by this process's client too).
 """
 
 from __future__ import annotations
@@ -27,20 +28,28 @@ def lock_embedded_server() -> bool:
 
     settings = get_current_settings()
     if not settings.api.url:
-        from synth import cancel
+        from synth.cancel import on_cancel
 
-        cancel.on_cancel(stop_embedded_server)  # a cancelled run leaves no server behind
-    if settings.api.url or settings.api.auth_string or settings.server.api.auth_string:
+        on_cancel(stop_embedded_server)  # a cancelled run leaves no server behind
+    if settings.api.url or settings.api.auth_string:
+        return False
+    if settings.server.api.auth_string:  # the user's own login for it: this process sends it
+        os.environ["PREFECT_API_AUTH_STRING"] = settings.server.api.auth_string.get_secret_value()
+        _refresh()
         return False
     if _embedded_server_running():
         return False  # started unlocked by an earlier flow of this process: leave it be
     secret = secrets.token_urlsafe(32)
     os.environ["PREFECT_SERVER_API_AUTH_STRING"] = secret
     os.environ["PREFECT_API_AUTH_STRING"] = secret
+    _refresh()
+    return True
+
+
+def _refresh() -> None:
     from prefect.context import refresh_global_settings_context
 
     refresh_global_settings_context()  # settings already read from the environment read it again
-    return True
 
 
 def stop_embedded_server() -> None:

@@ -52,7 +52,7 @@ def test_a_signal_ends_the_run_in_seconds(
     out = tmp_path / "job" / "out"
     workdirs = _anonymeter_workdirs()
     env = {**os.environ, "PYTHONPATH": str(REPO), "PREFECT_HOME": str(tmp_path / "home")}
-    env = {k: v for k, v in env.items() if not k.startswith("PREFECT_API_")}
+    env = {k: v for k, v in env.items() if not k.startswith(("PREFECT_API_", "PREFECT_SERVER_API"))}
     err = tmp_path / "stderr"
     with err.open("wb") as sink:
         run = subprocess.Popen(

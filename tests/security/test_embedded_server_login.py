@@ -76,3 +76,21 @@ def test_another_local_user_cannot_list_or_cancel_runs(tmp_path: Path) -> None:
             child.wait(timeout=60)
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+def test_a_login_the_user_set_is_kept_and_sent(tmp_path: Path) -> None:
+    probe = (
+        "import os; from flows.server import lock_embedded_server as lock; "
+        "print(lock(), os.environ['PREFECT_SERVER_API_AUTH_STRING'], "
+        "os.environ.get('PREFECT_API_AUTH_STRING'))"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PREFECT_API_", "PREFECT_SERVER_API"))
+    }
+    env.update(
+        PYTHONPATH=str(REPO), PREFECT_HOME=str(tmp_path), PREFECT_SERVER_API_AUTH_STRING="u:p"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert done.stdout.split() == ["False", "u:p", "u:p"], done.stderr[-500:]
