@@ -125,8 +125,11 @@ class SpecBase(_Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def _meaning(self) -> dict[str, Any]:
-        """The spec as JSON, less what only says when, where or how a run happens."""
-        return self.model_dump(mode="json", by_alias=True, exclude=self._not_meaning())
+        """The spec as JSON, less what only says when, where or how a run happens. Settings a
+        later version added are left out at their defaults, so a spec that does not use them
+        hashes as it did before (its stored model and `regenerate` stay valid)."""
+        meaning = self.model_dump(mode="json", by_alias=True, exclude=self._not_meaning())
+        return _without_new_defaults(meaning)
 
     def _not_meaning(self) -> dict[str, Any]:
         """Fields left out of the fingerprint: the schedule (when), the output folder (where),
@@ -139,3 +142,33 @@ class SpecBase(_Strict):
         if self.kind == type(self).model_fields["kind"].default:
             left_out["kind"] = True
         return left_out
+
+
+# Added after specs were first hashed: left out of a fingerprint while at their defaults.
+_NEW_COLUMN_DEFAULTS = {"generate": "auto", "max_length": 256, "temperature": 1.0, "top_p": 0.95}
+_NEW_CHECK_SECTIONS = {
+    "text": {
+        "enabled": True,
+        "span": 8,
+        "max_detector_auc": 0.9,
+        "min_coherence_ratio": 0.5,
+        "texts": 2000,
+        "significance": 0.01,
+    }
+}
+
+
+def _without_new_defaults(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_without_new_defaults(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _without_new_defaults(v) for k, v in value.items()}
+    if "type" in out and "generate" in out:  # a column's settings
+        for key, default in _NEW_COLUMN_DEFAULTS.items():
+            if out.get(key) == default:
+                out.pop(key)
+    for key, default in _NEW_CHECK_SECTIONS.items():
+        if "privacy" in out and out.get(key) == default:  # a checks section
+            out.pop(key)
+    return out

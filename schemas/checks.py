@@ -238,6 +238,30 @@ class BiasChecks(_Strict):
     )
 
 
+class TextChecks(_Strict):
+    """Modelled free text against the holdout's texts (validation/text.py): memorisation and
+    identifiers beyond the holdout's own rate, a detector, coherence with the row."""
+
+    enabled: bool = True
+    span: int = Field(
+        default=8,
+        ge=3,
+        le=64,
+        description="Tokens in a span a synthetic text may not share with a rare training text "
+        "more often than holdout texts do.",
+    )
+    max_detector_auc: float = Field(default=0.9, ge=0.5, le=1.0)
+    min_coherence_ratio: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Synthetic rows' text -> category accuracy, at least this share of the "
+        "holdout's (a classifier trained on real texts).",
+    )
+    texts: PositiveInt = Field(default=2_000, description="Texts compared from each side.")
+    significance: float = Field(default=0.01, gt=0.0, lt=0.5)
+
+
 class ChecksSpec(_Strict):
     expectations: ExpectationChecks = ExpectationChecks()
     quality: QualityChecks = QualityChecks()
@@ -245,6 +269,7 @@ class ChecksSpec(_Strict):
     detection: DetectionChecks = DetectionChecks()
     privacy: PrivacyChecks = PrivacyChecks()
     bias: BiasChecks = BiasChecks()
+    text: TextChecks = TextChecks()
 
 
 class ReportSpec(_Strict):

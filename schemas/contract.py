@@ -25,6 +25,7 @@ class ColumnContract:
     minimum: float | None = None
     maximum: float | None = None
     pii_kind: PiiKind | None = None  # declared or detected, for pii and free-text columns
+    written: bool = False  # free text the engine's language model writes (JobSpec.written_text)
 
     @property
     def type(self) -> ColumnType:
@@ -46,8 +47,12 @@ class ColumnContract:
         return Role.key in self.roles or self.type is ColumnType.id
 
     @property
+    def is_written(self) -> bool:
+        return self.written and not self.is_modelled
+
+    @property
     def is_faked(self) -> bool:
-        return not self.is_modelled and not self.is_generated_key
+        return not self.is_modelled and not self.is_generated_key and not self.is_written
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,11 @@ class Contract:
     def modelled(self) -> list[ColumnContract]:
         return [c for c in self.columns if c.is_modelled]
 
+    @property
+    def written(self) -> list[ColumnContract]:
+        """Free-text columns a language model writes given the modelled ones."""
+        return [c for c in self.columns if c.is_written]
+
     def with_role(self, role: Role) -> list[str]:
         """Names of the modelled columns that have `role`."""
         return [c.name for c in self.modelled if role in c.roles]
@@ -90,6 +100,7 @@ class Contract:
                 "null_share": round(c.null_share, 4),
                 "categories": None if c.categories is None else len(c.categories),
                 "modelled": c.is_modelled,
+                **({"written": True} if c.is_written else {}),
             }
             for c in self.columns
         ]

@@ -92,6 +92,29 @@ class ColumnSpec(_Strict):
     )
     datetime_format: str | None = Field(default=None, description="strftime format to parse.")
     constraints: ColumnConstraints = ColumnConstraints()
+    generate: Literal["auto", "model", "fake"] = Field(
+        default="auto",
+        description="A free-text column that is not pii: `model` writes it with a language model "
+        "trained on this column given the row (the autoregressive engine, without differential "
+        "privacy), `fake` fills it with Faker text, `auto` (default) models it where it can.",
+    )
+    max_length: int = Field(
+        default=256,
+        ge=8,
+        le=4096,
+        description="A modelled text's length cap, in bytes (UTF-8); longer texts are cut at a "
+        "character boundary for training, and counted.",
+    )
+    temperature: float = Field(
+        default=1.0, gt=0.0, le=5.0, description="A modelled text's sampling temperature."
+    )
+    top_p: float = Field(
+        default=0.95,
+        gt=0.0,
+        le=1.0,
+        description="A modelled text's nucleus: each byte is drawn from the most likely ones "
+        "that hold this share of the probability.",
+    )
     bands: list[float | str] | None = Field(
         default=None,
         min_length=1,
@@ -111,6 +134,28 @@ class ColumnSpec(_Strict):
         if self.pii_kind is not None and Role.pii not in self.roles:
             raise ValueError("pii_kind is only allowed on a column with role pii")
         return self
+
+    @model_validator(mode="after")
+    def _text_settings_on_free_text(self) -> ColumnSpec:
+        text_fields = [
+            name
+            for name in ("generate", "max_length", "temperature", "top_p")
+            if getattr(self, name) != type(self).model_fields[name].default
+        ]
+        if text_fields and self.type is not ColumnType.text:
+            raise ValueError(f"{sorted(text_fields)[0]}: only a text column is generated as text")
+        if self.generate == "model" and self.roles & {Role.pii, Role.key}:
+            raise ValueError("generate: model: a pii column is never modelled (its fakes are new)")
+        return self
+
+    @property
+    def writes_text(self) -> bool:
+        """Free text a language model may write (not `fake`, not an identifier)."""
+        return (
+            self.type is ColumnType.text
+            and not self.roles & {Role.pii, Role.key}
+            and self.generate != "fake"
+        )
 
     @field_validator("bands", mode="before")
     @classmethod

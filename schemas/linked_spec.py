@@ -92,6 +92,16 @@ class LinkedTable(_Strict):
         return [c for c in dict.fromkeys(named) if c is not None]
 
     @model_validator(mode="after")
+    def _no_modelled_text_yet(self) -> LinkedTable:
+        for name, column in self.dataset.columns.items():
+            if column.generate == "model":
+                raise ValueError(
+                    f"tables.{self.name}: column {name!r}: generate: model is for table jobs; "
+                    "a linked table's text is faked (generate: fake or auto)"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _columns_are_declared(self) -> LinkedTable:
         where = f"tables.{self.name}"
         if self.foreign_keys and self.subject is not None:

@@ -282,6 +282,42 @@ class JobSpec(SpecBase):
             )
         return self
 
+    def _meaning(self) -> dict[str, Any]:
+        """As every spec's, plus the free-text columns a language model writes: `generate: auto`
+        hashes as before, yet a job whose text is now modelled gets a new model."""
+        meaning = super()._meaning()
+        written = self.written_text()
+        if written:
+            meaning["written_text"] = sorted(written)
+        return meaning
+
+    def written_text(self) -> frozenset[str]:
+        """The free-text columns a language model writes: `generate: model`, or `auto` where
+        the autoregressive engine trains without differential privacy (else they are faked)."""
+        able = self.model.engine == "autoregressive" and self.model.differential_privacy is None
+        return frozenset(
+            name
+            for name, c in self.dataset.columns.items()
+            if c.writes_text and (c.generate == "model" or able)
+        )
+
+    @model_validator(mode="after")
+    def _modelled_text_needs_our_engine(self) -> JobSpec:
+        for name, column in self.dataset.columns.items():
+            if column.generate != "model":
+                continue
+            if self.model.engine != "autoregressive":
+                raise ValueError(
+                    f"column {name!r}: generate: model needs model.engine autoregressive "
+                    "(or generate: fake)"
+                )
+            if self.model.differential_privacy is not None:
+                raise ValueError(
+                    f"column {name!r}: generate: model does not train with differential privacy "
+                    "yet; use generate: fake with model.differential_privacy"
+                )
+        return self
+
     @model_validator(mode="after")
     def _split_by_a_declared_column(self) -> JobSpec:
         if self.split.by is not None and self.split.by not in self.dataset.columns:

@@ -283,7 +283,7 @@ def fill_columns(
     rows = len(modelled)
     columns: dict[str, pd.Series] = {}
     for i, column in enumerate(contract.columns):
-        if column.is_modelled:
+        if column.is_modelled or column.is_written:  # the engine's, text written given the row
             columns[column.name] = modelled[column.name].reset_index(drop=True)
         elif column.is_generated_key:
             columns[column.name] = key_values(

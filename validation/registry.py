@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from validation import bias, detection, privacy, quality, utility
+from validation import bias, detection, privacy, quality, text, utility
 from validation.images import bias as image_bias
 from validation.images import privacy as image_privacy
 from validation.images import quality as image_quality
@@ -43,6 +43,7 @@ CHECKS: dict[str, dict[str, Check]] = {
         "detection": detection.check,
         "privacy": privacy.check,
         "bias": bias.check,
+        "text": text.check,
     },
     "images": {
         "training": training.check,

@@ -39,10 +39,17 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
+import pandas as pd
 
+from schemas.checks import TextChecks
+from schemas.contract import Contract
+from schemas.dataset import ColumnType, Role
 from validation import noise
+from validation.result import CheckResult
 
-__all__ = ["TextMeasures", "judge", "measure", "tokens"]
+__all__ = ["NAME", "TextMeasures", "check", "judge", "measure", "tokens"]
+
+NAME = "text"
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _IDENTIFIER = re.compile(
@@ -130,6 +137,65 @@ def measure(
 
 
 SHARES = ("rare_span_share", "exact_copy_share", "identifier_share")
+
+
+def check(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+    *,
+    contract: Contract,
+    thresholds: TextChecks,
+    seed: int = 0,
+    min_count: int = 5,
+) -> CheckResult:
+    """Every written text column of the contract, judged against the holdout's texts; the
+    coherence label is the categorical target, else the first categorical modelled column."""
+    columns = contract.written
+    if not columns:
+        return CheckResult(NAME, True, {"skipped": "no modelled text column"})
+    if holdout is None or min(len(holdout), len(synthetic)) < 10:
+        return CheckResult(NAME, True, {"skipped": "too few holdout or synthetic rows"})
+    label = _label_column(contract)
+    metrics: dict[str, object] = {"label": label}
+    reasons: list[str] = []
+    details = []
+    for column in columns:
+        name = column.name
+        labels = None if label is None else (real[label], holdout[label], synthetic[label])
+        found = measure(
+            _texts(real[name]),
+            _texts(holdout[name]),
+            _texts(synthetic[name]),
+            labels=labels,
+            span=thresholds.span,
+            min_count=min_count,
+            max_texts=thresholds.texts,
+            seed=seed,
+        )
+        why = judge(
+            found,
+            significance=thresholds.significance,
+            max_detector_auc=thresholds.max_detector_auc,
+            min_coherence_ratio=thresholds.min_coherence_ratio,
+        )
+        reasons += [f"{name}: {r}" for r in why]
+        details.append({"column": name, "passed": not why, **found.to_metrics()})
+    metrics["columns"] = len(columns)
+    return CheckResult(NAME, not reasons, metrics, tuple(reasons), tuple(details))
+
+
+def _texts(values: pd.Series) -> list[str]:
+    return ["" if v is None or v != v else str(v) for v in values.tolist()]
+
+
+def _label_column(contract: Contract) -> str | None:
+    categorical = [
+        c for c in contract.modelled if c.type is ColumnType.categorical and c.categories
+    ]
+    targets = [c for c in categorical if Role.target in c.roles]
+    usable = [c for c in (*targets, *categorical) if 2 <= len(c.categories) <= 200]
+    return usable[0].name if usable else None
 
 
 def judge(

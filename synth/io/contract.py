@@ -17,9 +17,15 @@ _FALSE = {"false", "f", "no", "n", "0", "0.0"}
 
 
 def build_contract(
-    frame: pd.DataFrame, schema: DatasetSchema, *, label: str, fingerprint: str = ""
+    frame: pd.DataFrame,
+    schema: DatasetSchema,
+    *,
+    label: str,
+    fingerprint: str = "",
+    written: frozenset[str] = frozenset(),
 ) -> tuple[Contract, pd.DataFrame]:
-    """Check `frame` against `schema`; return the Contract and the frame typed as declared."""
+    """Check `frame` against `schema`; return the Contract and the frame typed as declared.
+    `written` names the free-text columns a language model writes (JobSpec.written_text)."""
     declared = list(schema.columns)
     missing = [c for c in declared if c not in frame.columns]
     if missing:
@@ -40,7 +46,8 @@ def build_contract(
         }
     )
     columns = tuple(
-        _column_contract(typed[name], name, spec, label) for name, spec in schema.columns.items()
+        _column_contract(typed[name], name, spec, label, written=name in written)
+        for name, spec in schema.columns.items()
     )
     notes = (f"dropped {len(extra)} undeclared column(s)",) if extra else ()
     _check_inequalities(typed, schema, label)
@@ -170,7 +177,9 @@ def _physical(values: pd.Series) -> str:
     return "string"
 
 
-def _column_contract(values: pd.Series, name: str, spec: ColumnSpec, label: str) -> ColumnContract:
+def _column_contract(
+    values: pd.Series, name: str, spec: ColumnSpec, label: str, *, written: bool = False
+) -> ColumnContract:
     nulls = int(values.isna().sum())
     c = spec.constraints
     if nulls and (not c.nullable or Role.key in spec.roles):
@@ -212,4 +221,5 @@ def _column_contract(values: pd.Series, name: str, spec: ColumnSpec, label: str)
         minimum=minimum,
         maximum=maximum,
         pii_kind=pii_kind,
+        written=written,
     )

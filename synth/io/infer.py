@@ -217,13 +217,17 @@ def _textual(name: str, values: pd.Series, text: pd.Series, profile: _Profile) -
     wordy = profile.many and profile.distinct_share > 0.5 and profile.distinct > 100
     wordy = wordy and spaced.mean() > 0.5  # mostly distinct phrases: free text, not categories
     if wordy or text.str.len().mean() >= 40:
-        return ColumnGuess(name, {"type": "text"}, "free text: not modelled, replaced by fakes")
+        # the cap from the lengths' 95th percentile (bytes), never from a value
+        length = float(text.map(lambda t: len(t.encode("utf-8"))).quantile(0.95))
+        cap = int(min(1024, max(16, -(-length // 16) * 16)))
+        why = "free text: written by a language model given its row (generate: fake for fakes)"
+        return ColumnGuess(name, {"type": "text", "max_length": cap}, why)
     # value protection replaces every category held by fewer than min_count training rows: a
     # column made mostly of such values would be modelled as noise, so it is not modelled at all
     floor = ValueProtection().min_count
     if (text.map(text.value_counts()) >= floor).mean() < 0.5:
         why = f"most values are held by fewer than {floor} rows: not modelled, replaced by fakes"
-        return ColumnGuess(name, {"type": "text"}, why, profile.suggested)
+        return ColumnGuess(name, {"type": "text", "generate": "fake"}, why, profile.suggested)
     why = "many categories: consider type text" if profile.distinct > 1000 else ""
     if to_number(text).notna().mean() >= 0.9:
         why = "mostly numbers: list the other values in source.na_values if they mean missing"

@@ -225,3 +225,69 @@ def test_an_unknown_kind_names_the_file_even_with_flags(tmp_path: Path, kind) ->
     bad.write_text(yaml.safe_dump({"name": "x", "kind": kind}))
     with pytest.raises(SpecError, match=r"bad\.yaml: kind: unknown kind"):
         load_spec(bad, overrides={"sample.rows": 5, "model.engine": "ctgan"})
+
+
+def test_settings_added_later_are_hashed_only_off_their_defaults() -> None:
+    from schemas.base import _NEW_CHECK_SECTIONS, _NEW_COLUMN_DEFAULTS
+    from schemas.checks import TextChecks
+    from schemas.dataset import ColumnSpec
+
+    assert TextChecks().model_dump(mode="json") == _NEW_CHECK_SECTIONS["text"]
+    column = ColumnSpec(type="text").model_dump(mode="json")
+    assert {k: column[k] for k in _NEW_COLUMN_DEFAULTS} == _NEW_COLUMN_DEFAULTS
+
+
+def _with_note(tmp_path: Path, **note: object) -> dict:
+    raw = spec(tmp_path / "data.csv")
+    raw["schema"]["columns"]["note"] = {"type": "text", **note}
+    return raw
+
+
+def test_free_text_is_written_by_our_engine_and_faked_elsewhere(tmp_path: Path) -> None:
+    raw = _with_note(tmp_path)
+    raw["model"] = {"engine": "autoregressive"}
+    assert load_spec(_write(tmp_path / "a", raw)).written_text() == {"note"}
+    raw["model"] = {"engine": "gaussian_copula"}
+    assert load_spec(_write(tmp_path / "b", raw)).written_text() == frozenset()
+    raw["model"] = {"engine": "autoregressive", "differential_privacy": {"epsilon": 2.0}}
+    assert load_spec(_write(tmp_path / "c", raw)).written_text() == frozenset()
+    faked = _with_note(tmp_path, generate="fake")
+    faked["model"] = {"engine": "autoregressive"}
+    assert load_spec(_write(tmp_path / "d", faked)).written_text() == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("model", "note", "message"),
+    [
+        ({"engine": "gaussian_copula"}, {"generate": "model"}, "needs model.engine autoregressive"),
+        (
+            {"engine": "autoregressive", "differential_privacy": {"epsilon": 2.0}},
+            {"generate": "model"},
+            "does not train with differential privacy",
+        ),
+        ({"engine": "autoregressive"}, {"generate": "model", "role": "pii"}, "never modelled"),
+        ({"engine": "autoregressive"}, {"type": "categorical", "max_length": 64}, "text column"),
+    ],
+)
+def test_text_settings_that_cannot_hold_are_one_line(
+    tmp_path: Path, model: dict, note: dict, message: str
+) -> None:
+    raw = _with_note(tmp_path, **note)
+    raw["model"] = model
+    with pytest.raises(SpecError, match=message) as caught:
+        load_spec(_write(tmp_path, raw))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_job_whose_text_is_now_written_hashes_anew(tmp_path: Path) -> None:
+    plain = spec(tmp_path / "data.csv")
+    before = load_spec(_write(tmp_path / "a", plain)).fingerprint()
+    raw = _with_note(tmp_path)
+    raw["model"] = {"engine": "gaussian_copula"}
+    faked = load_spec(_write(tmp_path / "b", raw))
+    raw["model"] = {"engine": "autoregressive"}
+    written = load_spec(_write(tmp_path / "c", raw))
+    raw["schema"]["columns"]["note"]["generate"] = "fake"
+    fake_ours = load_spec(_write(tmp_path / "d", raw))
+    assert len({before, faked.fingerprint(), written.fingerprint()}) == 3
+    assert fake_ours.fingerprint() != written.fingerprint()

@@ -26,7 +26,14 @@ def test_every_registered_check_has_the_contract_signature(modality: str, name: 
 
 
 def test_checks_come_in_the_order_the_gate_reports_them() -> None:
-    assert list(checks_for("table")) == ["quality", "utility", "detection", "privacy", "bias"]
+    assert list(checks_for("table")) == [
+        "quality",
+        "utility",
+        "detection",
+        "privacy",
+        "bias",
+        "text",
+    ]
     assert list(checks_for("images")) == ["training", "quality", "privacy", "bias"]
     assert list(checks_for("linked")) == ["expectations", "quality", "sequences", "privacy"]
 

@@ -135,12 +135,20 @@ def _bias(seen: TableEvidence, contract: Contract, spec: JobSpec, settings: Any)
     )
 
 
+def _text(seen: TableEvidence, contract: Contract, spec: JobSpec, settings: Any):
+    """Written text against the holdout's texts: every training and holdout row (the plan's
+    mix is a table notion; a text is judged against the texts it could have copied)."""
+    keywords = {"seed": spec.sample.seed, "min_count": spec.report.min_count}
+    return CheckInputs(seen.train, seen.synthetic, seen.holdout, contract, settings, keywords)
+
+
 _INPUTS = {
     "quality": _distribution,
     "utility": _distribution,
     "detection": _detection,
     "privacy": _privacy,
     "bias": _bias,
+    "text": _text,
 }
 
 

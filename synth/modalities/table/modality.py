@@ -95,7 +95,11 @@ class TableModality:
     def prepare(self, source: TableSource, spec: JobSpec) -> TablePrepared:
         label = source_label(spec.source)
         contract, typed = build_contract(
-            source.frame, spec.dataset, label=label, fingerprint=source.fingerprint
+            source.frame,
+            spec.dataset,
+            label=label,
+            fingerprint=source.fingerprint,
+            written=spec.written_text(),
         )
         check_partitioning(contract, spec.output.partition_by)
         plan = typed_conditions(spec.sample, contract)
@@ -142,8 +146,10 @@ class TableModality:
             len(train),
             len(contract.modelled),
         )
+        if contract.written:
+            _log.info("and a language model for each of %d text column(s)", len(contract.written))
         engine.fit(
-            train[[c.name for c in contract.modelled]],
+            train[[c.name for c in (*contract.modelled, *contract.written)]],
             contract,
             seed=spec.sample.seed,
             subjects=subject_codes(train, spec.split.by),
@@ -223,6 +229,9 @@ class TableModality:
                 "fit_seconds": engine.get("fit_seconds"),
                 "model_cache": fitted.info.get("model_cache"),
                 "differential_privacy": engine.get("differential_privacy"),
+                # per written text column: epochs, validation loss, texts cut at max_length,
+                # what stopped the fit, seconds (numbers only)
+                "text_models": engine.get("text"),
                 "value_protection": prepared.protection.report(),
                 "train_rows": len(prepared.train),
                 "holdout_rows": len(prepared.holdout),

@@ -24,7 +24,9 @@ def preflight(spec: JobSpec) -> None:
 
     check_setup(spec)
     frame = read_source(spec.source)
-    contract, _ = build_contract(frame, spec.dataset, label=source_label(spec.source))
+    contract, _ = build_contract(
+        frame, spec.dataset, label=source_label(spec.source), written=spec.written_text()
+    )
     del frame  # the flow reads its own copy
     check_partitioning(contract, spec.output.partition_by)
     typed_conditions(spec.sample, contract)

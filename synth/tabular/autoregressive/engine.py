@@ -28,6 +28,7 @@ from synth.tabular.base import read_model, write_manifest
 __all__ = ["AutoregressiveEngine"]
 
 WEIGHTS, CONFIG = "weights.pt", "model.json"
+TEXT_WEIGHTS = "text-{}.pt"  # one language model per written text column, in contract order
 # Tables this small train on one CPU thread: their steps (batches under 512 rows) are too small to
 # share, and on a busy machine every op waited on a descheduled second thread (midwest, 437 rows:
 # 204 s on two threads, 7-15 s on one).
@@ -60,6 +61,9 @@ class AutoregressiveEngine:
         epsilon: float | None = None,
         delta: float | None = None,
         max_grad_norm: float = 1.0,
+        text_hidden: int = 256,  # the text columns' language models (text.py)
+        text_epochs: int = 40,
+        text_max_seconds: float = 300.0,
     ) -> None:
         if (
             min(width, context, bins, steps, epochs or 1, batch_size) < 1
@@ -94,8 +98,12 @@ class AutoregressiveEngine:
             "epsilon": epsilon,
             "delta": delta,
             "max_grad_norm": max_grad_norm,
+            "text_hidden": text_hidden,
+            "text_epochs": text_epochs,
+            "text_max_seconds": text_max_seconds,
         }
         self._codecs: list[Codec] = []
+        self._texts: dict[str, Any] = {}  # column -> TextModel, writing it given the row
         self._model: Any = None
         self._stats: dict[str, Any] = {}
 
@@ -147,6 +155,35 @@ class AutoregressiveEngine:
         }
         if report.privacy is not None:
             self._stats["differential_privacy"] = report.privacy
+        self._fit_texts(train, contract, tokens.numpy(), seed=seed)
+
+    def _fit_texts(
+        self, train: pd.DataFrame, contract: Contract, tokens: np.ndarray, *, seed: int
+    ) -> None:
+        """A language model per written text column, given the row's codec tokens."""
+        from synth.tabular.autoregressive.text import TextModel
+
+        self._texts, reports = {}, {}
+        vocab = [c.size for c in self._codecs]
+        for i, column in enumerate(contract.written):
+            if self.params["epsilon"] is not None:
+                raise ValueError("a written text column does not train with differential privacy")
+            spec = column.spec
+            model = TextModel.fit(
+                train[column.name].tolist(),
+                tokens,
+                vocab,
+                max_length=spec.max_length,
+                seed=seed + 7919 * (i + 1),
+                epochs=self.params["text_epochs"],
+                max_seconds=self.params["text_max_seconds"],
+                hidden=self.params["text_hidden"],
+            )
+            model.config["sampling"] = {"temperature": spec.temperature, "top_p": spec.top_p}
+            self._texts[column.name] = model
+            reports[column.name] = asdict(model.report)
+        if reports:
+            self._stats["text"] = reports
 
     # -- sampling -------------------------------------------------------------------------------
 
@@ -172,7 +209,12 @@ class AutoregressiveEngine:
             out.update(codec.decode(tokens[:, j], rng))
         for column, value in (conditions or {}).items():
             out[column] = np.full(rows, value, dtype=object)  # exact, not a redraw within a bin
-        return pd.DataFrame(out)[[c for codec in self._codecs for c in codec.columns]]
+        names = [c for codec in self._codecs for c in codec.columns]
+        for i, (column, model) in enumerate(self._texts.items()):  # each text given its row
+            knobs = model.config.get("sampling", {})
+            out[column] = model.sample(tokens, seed=seed + 7919 * (i + 1), **knobs)
+            names.append(column)
+        return pd.DataFrame(out)[names]
 
     # -- persistence ----------------------------------------------------------------------------
 
@@ -182,9 +224,14 @@ class AutoregressiveEngine:
         assert self._model is not None, "fit first"
         state = {k: v.cpu() for k, v in self._model.state_dict().items()}
         torch.save(state, directory / WEIGHTS)
+        texts = []
+        for i, (column, model) in enumerate(self._texts.items()):
+            torch.save(model.state(), directory / TEXT_WEIGHTS.format(i))
+            texts.append({"column": column, "config": model.config})
         config = {
             "model": asdict(self._model.cfg),
             "codecs": [codec_to_json(c) for c in self._codecs],
+            "texts": texts,
         }
         (directory / CONFIG).write_text(json.dumps(config, default=str))
         return write_manifest(directory, engine=self.name, info=self.info())
@@ -205,6 +252,15 @@ class AutoregressiveEngine:
         state = torch.load(io.BytesIO(files[WEIGHTS]), weights_only=True)
         model.load_state_dict(state)
         engine._model = model.to(torch.device(engine.params["device"])).eval()
+        from synth.tabular.autoregressive.text import TextModel
+
+        for i, text in enumerate(config.get("texts", [])):
+            state = torch.load(io.BytesIO(files[TEXT_WEIGHTS.format(i)]), weights_only=True)
+            config_i = dict(text["config"])
+            sampling = config_i.pop("sampling", {})
+            loaded = TextModel.from_state(config_i, state)
+            loaded.config["sampling"] = sampling
+            engine._texts[text["column"]] = loaded
         engine._stats = {k: v for k, v in info.items() if k not in ("engine", "params")}
         return engine
 

@@ -21,6 +21,7 @@ engine trains with Opacus; differential privacy for text is not offered yet.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -31,6 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["TextConfig", "TextModel", "encode_texts"]
+
+_log = logging.getLogger(__name__)
 
 BOS, EOS, PAD = 256, 257, 258
 VOCAB = 259
@@ -135,7 +138,7 @@ class TextModel:
         val, fit_rows = order[:n_val], order[n_val:]
         optimiser = torch.optim.AdamW(net.parameters(), lr=lr)
         best, best_state, waited, epoch, stopped = float("inf"), None, 0, 0, "epochs"
-        for epoch in range(1, epochs + 1):  # noqa: B007 - the last epoch is reported
+        for epoch in range(1, epochs + 1):
             net.train()
             shuffled = fit_rows[torch.randperm(len(fit_rows), generator=generator)]
             for start in range(0, len(shuffled), batch_size):
@@ -150,6 +153,16 @@ class TextModel:
                 nn.utils.clip_grad_norm_(net.parameters(), 1.0)
                 optimiser.step()
             loss = _loss(net, condition[val], inputs[val], targets[val])
+            spent = time.perf_counter() - started
+            eta = spent / epoch * (epochs - epoch)
+            _log.info(
+                "text epoch %d/%d: validation loss %.4f per byte, %.0f s, at most %.0f s more",
+                epoch,
+                epochs,
+                loss,
+                spent,
+                min(eta, max(max_seconds - spent, 0.0)),
+            )
             if loss < best - 1e-4:
                 best, waited = loss, 0
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}

@@ -100,7 +100,8 @@ def test_codes_booleans_free_text_and_empty_columns() -> None:
     specs = _guesses(frame)
     assert specs["zip"] == specs["store_code"] == {"type": "categorical"}
     assert specs["smoker"] == specs["active"] == {"type": "boolean"}
-    assert specs["note"] == {"type": "text"}
+    # "customer called about order 123 and asked for a refund": 54-56 bytes, cap 64
+    assert specs["note"] == {"type": "text", "max_length": 64}
     assert specs["empty"] == {}
 
 
@@ -222,5 +223,5 @@ def test_a_column_of_mostly_rare_values_is_not_modelled() -> None:
         }
     )
     specs = _guesses(frame)
-    assert specs["lab"] == specs["site"] == {"type": "text"}
+    assert specs["lab"] == specs["site"] == {"type": "text", "generate": "fake"}
     assert specs["ward"] == {"type": "categorical"}
