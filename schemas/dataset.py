@@ -99,20 +99,24 @@ class ColumnSpec(_Strict):
         "privacy), `fake` fills it with Faker text, `auto` (default) models it where it can.",
     )
     max_length: int = Field(
-        default=256,
-        ge=8,
-        le=4096,
-        description="A modelled text's length cap, in bytes (UTF-8); longer texts are cut at a "
-        "character boundary for training, and counted.",
+        default=128,
+        ge=4,
+        le=2048,
+        description="A modelled text's length cap, in tokens (words and punctuation marks); "
+        "longer texts are cut for training, and counted.",
     )
     temperature: float = Field(
-        default=1.0, gt=0.0, le=5.0, description="A modelled text's sampling temperature."
+        default=1.0,
+        gt=0.0,
+        le=5.0,
+        description="A modelled text's sampling temperature (below 1: safer words, less variety, "
+        "and a detector tells them apart sooner).",
     )
     top_p: float = Field(
         default=0.95,
         gt=0.0,
         le=1.0,
-        description="A modelled text's nucleus: each byte is drawn from the most likely ones "
+        description="A modelled text's nucleus: each token is drawn from the most likely ones "
         "that hold this share of the probability.",
     )
     bands: list[float | str] | None = Field(

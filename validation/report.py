@@ -44,6 +44,8 @@ def render(metrics: dict[str, Any], *, extra: str = "") -> str:
     for name, check in checks.items():
         if name not in _ORDER and name not in _OWN_SECTION:
             parts.append(_check(name.capitalize(), check))
+        if name == "text":
+            parts.append(_text_samples(check))
     parts.append(extra)
     parts.append("<h2>Contract</h2>")
     parts += [f"<p>{escape(note)}</p>" for note in metrics.get("contract_notes", [])]
@@ -332,6 +334,17 @@ def _rate(rate: Any) -> Any:
     if isinstance(rate, dict):
         return f"{number(rate.get('value', 0)):.3f} ± {number(rate.get('error', 0)):.3f}"
     return rate
+
+
+def _text_samples(check: dict[str, Any]) -> str:
+    """A few written texts per column: synthetic only, none with a rare token or a real span."""
+    samples = check.get("charts", {}).get("samples", {})
+    parts = []
+    for column, texts in samples.items():
+        if texts:
+            parts.append(f"<h3>{escape(column)}: generated samples</h3>")
+            parts.append("<ul>" + "".join(f"<li>{escape(t)}</li>" for t in texts) + "</ul>")
+    return "\n".join(parts)
 
 
 def _check(title: str, check: dict[str, Any] | None, note: str = "") -> str:

@@ -23,8 +23,10 @@ a copy.
 - identifiers: e-mail addresses, URLs and runs of six or more digits found in the training texts
   that fewer than `min_count` training texts hold, and the share of texts that reproduce one.
 
-Only numbers leave this module: no text, token or identifier is ever returned, so no value of a
-few rows can reach metrics, a report or a log through it.
+Only numbers leave the measures: no real text, token or identifier is ever returned, so no value
+of a few rows can reach metrics, a report or a log through them. The report's samples are
+synthetic texts only, and only those every token of which at least `min_count` training texts use
+and that share no span with any training text (`safe_samples`).
 
 Tokens are lower-cased words and single punctuation marks (a regular expression): the measures
 must not depend on the tokeniser of the engine they judge.
@@ -47,7 +49,7 @@ from schemas.dataset import ColumnType, Role
 from validation import noise
 from validation.result import CheckResult
 
-__all__ = ["NAME", "TextMeasures", "check", "judge", "measure", "tokens"]
+__all__ = ["NAME", "TextMeasures", "check", "judge", "measure", "safe_samples", "tokens"]
 
 NAME = "text"
 
@@ -160,6 +162,7 @@ def check(
     metrics: dict[str, object] = {"label": label}
     reasons: list[str] = []
     details = []
+    samples: dict[str, list[str]] = {}
     for column in columns:
         name = column.name
         labels = None if label is None else (real[label], holdout[label], synthetic[label])
@@ -181,8 +184,36 @@ def check(
         )
         reasons += [f"{name}: {r}" for r in why]
         details.append({"column": name, "passed": not why, **found.to_metrics()})
+        samples[name] = safe_samples(
+            _texts(real[name]), _texts(synthetic[name]), min_count=min_count, span=thresholds.span
+        )
     metrics["columns"] = len(columns)
-    return CheckResult(NAME, not reasons, metrics, tuple(reasons), tuple(details))
+    charts = {"samples": samples}
+    return CheckResult(NAME, not reasons, metrics, tuple(reasons), tuple(details), charts)
+
+
+def safe_samples(
+    train: Sequence[str], synthetic: Sequence[str], *, min_count: int, span: int, k: int = 5
+) -> list[str]:
+    """Up to `k` synthetic texts fit to show on a report: every token of each is used by at
+    least `min_count` training texts (no rare name, number or word of a few rows), none shares
+    a span of `span` tokens with a training text, and none holds an e-mail, URL or long number."""
+    docs = [tokens(t) for t in train]
+    used: Counter = Counter()
+    for doc in docs:
+        used.update(set(doc))
+    spans = _span_counts(docs, span)
+    shown = []
+    for text in synthetic:
+        words = tokens(text)
+        if not words or _IDENTIFIER.search(text) or any(used[w] < min_count for w in words):
+            continue
+        if any(g in spans for g in _ngrams(words, span)):
+            continue
+        shown.append(" ".join(str(text).split())[:300])
+        if len(shown) == k:
+            break
+    return shown
 
 
 def _texts(values: pd.Series) -> list[str]:

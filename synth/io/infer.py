@@ -217,9 +217,9 @@ def _textual(name: str, values: pd.Series, text: pd.Series, profile: _Profile) -
     wordy = profile.many and profile.distinct_share > 0.5 and profile.distinct > 100
     wordy = wordy and spaced.mean() > 0.5  # mostly distinct phrases: free text, not categories
     if wordy or text.str.len().mean() >= 40:
-        # the cap from the lengths' 95th percentile (bytes), never from a value
-        length = float(text.map(lambda t: len(t.encode("utf-8"))).quantile(0.95))
-        cap = int(min(1024, max(16, -(-length // 16) * 16)))
+        # the cap from the lengths' 95th percentile (tokens), never from a value
+        length = float(text.str.count(r"\w+|[^\w\s]").quantile(0.95))
+        cap = int(min(512, max(8, -(-length // 8) * 8)))
         why = "free text: written by a language model given its row (generate: fake for fakes)"
         return ColumnGuess(name, {"type": "text", "max_length": cap}, why)
     # value protection replaces every category held by fewer than min_count training rows: a

@@ -84,6 +84,10 @@ def test_a_text_column_is_written_given_its_row_and_a_canary_is_found_nowhere(
     assert not published["summary"].isin(frame["summary"]).mean() > 0.05
     info = metrics["run"]["engine_params"]
     assert info["text_epochs"] == 8
+    fitted = metrics["run"]["text_models"]["summary"]
+    assert fitted["truncated"] > 0 and fitted["stopped_by"] in ("early stopping", "epochs", "time")
+    report = Path(summary["report"]).read_text(encoding="utf-8")
+    assert "summary: generated samples" in report
     assert_nowhere(
         (CANARY, "vault code", "4471 9023"),
         (tmp_path / "job" / "out", prefect_home),

@@ -1,5 +1,6 @@
-"""The text column's language model: the row changes what is written, texts are cut whole
-characters at `max_length`, sampling is seeded, and its state loads with weights_only."""
+"""The text column's language model: the row changes what is written, a word fewer than
+`min_count` texts use is never written, texts are cut at `max_length` tokens, sampling is
+seeded, and its state loads with weights_only."""
 
 from __future__ import annotations
 
@@ -8,37 +9,56 @@ import io
 import numpy as np
 import torch
 
-from synth.tabular.autoregressive.text import EOS, PAD, TextModel, encode_texts
+from synth.tabular.autoregressive.text import (
+    EOS,
+    PAD,
+    TextModel,
+    detokenize,
+    encode_texts,
+    split_words,
+)
 
 
 def _two_kinds(n: int = 240) -> tuple[list[str], np.ndarray]:
     kinds = np.arange(n) % 2
-    texts = ["library for parsing files" if k == 0 else "documentation and examples" for k in kinds]
+    texts = [
+        "A library for parsing files." if k == 0 else "Documentation and examples (HTML)."
+        for k in kinds
+    ]
+    texts[0] = "A library for parsing Zyxqwv files."  # a word of one text
     return texts, kinds.reshape(-1, 1)
 
 
-def test_the_row_changes_what_is_written() -> None:
+def test_the_row_changes_what_is_written_and_a_rare_word_never_is() -> None:
     texts, rows = _two_kinds()
-    model = TextModel.fit(texts, rows, [2], max_length=32, seed=0, epochs=30, hidden=64)
+    model = TextModel.fit(
+        texts, rows, [2], max_length=16, min_count=5, seed=0, epochs=30, hidden=64
+    )
     written = model.sample(np.array([[0]] * 20 + [[1]] * 20), seed=1, temperature=0.5)
-    assert sum("librar" in t for t in written[:20]) >= 18, written[:20]
-    assert sum("document" in t for t in written[20:]) >= 18, written[20:]
+    assert sum("library" in t for t in written[:20]) >= 18, written[:20]
+    assert sum("Documentation" in t for t in written[20:]) >= 18, written[20:]
+    assert "Zyxqwv" not in model.config["words"] and not any("Zyxqwv" in t for t in written)
     again = model.sample(np.array([[0]] * 20 + [[1]] * 20), seed=1, temperature=0.5)
     assert again == written
 
 
-def test_long_texts_are_cut_at_a_character_and_still_end() -> None:
-    data, truncated = encode_texts(["ab", "é" * 10, None], max_length=5)
+def test_long_texts_are_cut_and_still_end() -> None:
+    words = ["a", "b", "."]
+    data, truncated = encode_texts(["a b a b a b .", "a rare b", None], words, max_length=4)
     assert truncated == 1
-    assert list(data[0, :3]) == [97, 98, EOS]
-    cut = bytes(int(b) for b in data[1] if b < 256)
-    assert cut.decode("utf-8") == "éé" and EOS in data[1]
+    assert list(data[0]) == [3, 4, 3, 4, EOS]
+    assert list(data[1, :3]) == [3, 4, EOS]  # "rare" is not in the vocabulary
     assert data[2, 0] == EOS and (data[2, 1:] == PAD).all()
+
+
+def test_words_are_joined_back_as_written() -> None:
+    text = "Tools (GNU) for C, C++ and files: fast!"
+    assert detokenize(split_words(text)) == "Tools (GNU) for C, C + + and files: fast!"
 
 
 def test_its_state_round_trips_through_weights_only() -> None:
     texts, rows = _two_kinds(64)
-    model = TextModel.fit(texts, rows, [2], max_length=32, seed=0, epochs=2, hidden=32)
+    model = TextModel.fit(texts, rows, [2], max_length=16, min_count=2, seed=0, epochs=2, hidden=32)
     buffer = io.BytesIO()
     torch.save(model.state(), buffer)
     state = torch.load(io.BytesIO(buffer.getvalue()), weights_only=True)

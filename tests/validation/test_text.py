@@ -105,3 +105,19 @@ def test_a_reproduced_rare_identifier_is_counted(packages: pd.DataFrame) -> None
     measures = _measure(train, holdout, leaked)
     assert measures.synthetic["identifier_share"] >= 0.09
     assert any(r.startswith("identifier_share") for r in text.judge(measures))
+
+
+def test_report_samples_show_no_rare_word_and_no_real_span(packages: pd.DataFrame) -> None:
+    train, _, _ = _split(packages, 0)
+    texts = train.description.tolist()
+    texts[:3] = [f"{t} {CANARY}" for t in texts[:3]]
+    candidates = [
+        texts[10],  # a training text: shares every span
+        "This package provides the Zyxqwv tool for files.",  # a word of no training text
+        "Contact me at someone@example.org for the files.",  # an identifier
+        "This package contains the files for the library.",
+        "This is a library for the development of programs.",
+    ]
+    shown = text.safe_samples(texts, candidates, min_count=10, span=8)
+    assert candidates[0] not in shown and not any("Zyxqwv" in s or "@" in s for s in shown)
+    assert "This package contains the files for the library." in shown

@@ -64,6 +64,7 @@ class AutoregressiveEngine:
         text_hidden: int = 256,  # the text columns' language models (text.py)
         text_epochs: int = 40,
         text_max_seconds: float = 300.0,
+        text_min_count: int = 10,  # a word fewer training texts use is never written
     ) -> None:
         if (
             min(width, context, bins, steps, epochs or 1, batch_size) < 1
@@ -101,6 +102,7 @@ class AutoregressiveEngine:
             "text_hidden": text_hidden,
             "text_epochs": text_epochs,
             "text_max_seconds": text_max_seconds,
+            "text_min_count": text_min_count,
         }
         self._codecs: list[Codec] = []
         self._texts: dict[str, Any] = {}  # column -> TextModel, writing it given the row
@@ -156,6 +158,7 @@ class AutoregressiveEngine:
         if report.privacy is not None:
             self._stats["differential_privacy"] = report.privacy
         self._fit_texts(train, contract, tokens.numpy(), seed=seed)
+        self._stats["fit_seconds"] = round(time.perf_counter() - started, 3)  # text models too
 
     def _fit_texts(
         self, train: pd.DataFrame, contract: Contract, tokens: np.ndarray, *, seed: int
@@ -174,6 +177,7 @@ class AutoregressiveEngine:
                 tokens,
                 vocab,
                 max_length=spec.max_length,
+                min_count=self.params["text_min_count"],
                 seed=seed + 7919 * (i + 1),
                 epochs=self.params["text_epochs"],
                 max_seconds=self.params["text_max_seconds"],

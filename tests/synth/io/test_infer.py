@@ -100,8 +100,8 @@ def test_codes_booleans_free_text_and_empty_columns() -> None:
     specs = _guesses(frame)
     assert specs["zip"] == specs["store_code"] == {"type": "categorical"}
     assert specs["smoker"] == specs["active"] == {"type": "boolean"}
-    # "customer called about order 123 and asked for a refund": 54-56 bytes, cap 64
-    assert specs["note"] == {"type": "text", "max_length": 64}
+    # "customer called about order 123 and asked for a refund": 10 tokens, cap 16
+    assert specs["note"] == {"type": "text", "max_length": 16}
     assert specs["empty"] == {}
 
 
