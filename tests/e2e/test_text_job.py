@@ -40,7 +40,7 @@ def _job(folder: Path, frame: pd.DataFrame, **summary: object) -> Path:
                 "architecture": {"type": "categorical"},
                 "installed_size_kb": {"type": "numerical"},
                 "maintainer": {"type": "text", "role": "pii", "pii_kind": "email"},
-                "summary": {"type": "text", "max_length": 64, **summary},
+                "summary": {"type": "text", "max_length": 10, **summary},
             }
         },
         "model": {"engine": "autoregressive", "params": {"text_epochs": 8, "text_hidden": 128}},
