@@ -41,6 +41,7 @@ from schemas.dataset import (
 from schemas.engines import DEFAULT_TABLE_ENGINE, TABLE_ENGINES, TableEngine
 from schemas.sample import Condition, Parity, PrivacyFilter, Rebalance, SampleSpec
 from schemas.sources import CsvSource, ParquetSource, SourceSpec, SqlSource
+from schemas.text import modelled_text_problem, written_text
 
 __all__ = [
     "ENGINES",
@@ -285,37 +286,18 @@ class JobSpec(SpecBase):
     def _meaning(self) -> dict[str, Any]:
         """As every spec's, plus the free-text columns a language model writes: `generate: auto`
         hashes as before, yet a job whose text is now modelled gets a new model."""
-        meaning = super()._meaning()
         written = self.written_text()
-        if written:
-            meaning["written_text"] = sorted(written)
-        return meaning
+        return {**super()._meaning(), **({"written_text": sorted(written)} if written else {})}
 
     def written_text(self) -> frozenset[str]:
-        """The free-text columns a language model writes: `generate: model`, or `auto` where
-        the autoregressive engine trains without differential privacy (else they are faked)."""
-        able = self.model.engine == "autoregressive" and self.model.differential_privacy is None
-        return frozenset(
-            name
-            for name, c in self.dataset.columns.items()
-            if c.writes_text and (c.generate == "model" or able)
-        )
+        """The free-text columns a language model writes (schemas/text.py)."""
+        return written_text(self.dataset, self.model)
 
     @model_validator(mode="after")
     def _modelled_text_needs_our_engine(self) -> JobSpec:
-        for name, column in self.dataset.columns.items():
-            if column.generate != "model":
-                continue
-            if self.model.engine != "autoregressive":
-                raise ValueError(
-                    f"column {name!r}: generate: model needs model.engine autoregressive "
-                    "(or generate: fake)"
-                )
-            if self.model.differential_privacy is not None:
-                raise ValueError(
-                    f"column {name!r}: generate: model does not train with differential privacy "
-                    "yet; use generate: fake with model.differential_privacy"
-                )
+        problem = modelled_text_problem(self.dataset, self.model)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @model_validator(mode="after")
