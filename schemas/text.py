@@ -1,8 +1,8 @@
 """Which free-text columns of a table job a language model writes, and when a spec may ask for it.
 
 A `text` column that is not an identifier is written by the autoregressive engine's language model
-(`generate: model`, or `auto` where that engine trains without differential privacy); otherwise it
-is faked. `JobSpec` asks these two functions, so the rule lives in one place.
+(`generate: model`, or `auto` with that engine, with or without differential privacy); otherwise
+it is faked. `JobSpec` asks these two functions, so the rule lives in one place.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 def written_text(dataset: DatasetSchema, model: ModelSpec) -> frozenset[str]:
     """The free-text columns a language model writes: `generate: model`, or `auto` where the
-    autoregressive engine trains without differential privacy (else they are faked)."""
-    able = model.engine == "autoregressive" and model.differential_privacy is None
+    autoregressive engine trains (else they are faked)."""
+    able = model.engine == "autoregressive"
     return frozenset(
         name
         for name, c in dataset.columns.items()
@@ -34,10 +34,5 @@ def modelled_text_problem(dataset: DatasetSchema, model: ModelSpec) -> str | Non
             return (
                 f"column {name!r}: generate: model needs model.engine autoregressive "
                 "(or generate: fake)"
-            )
-        if model.differential_privacy is not None:
-            return (
-                f"column {name!r}: generate: model does not train with differential privacy "
-                "yet; use generate: fake with model.differential_privacy"
             )
     return None

@@ -139,13 +139,14 @@ class AutoregressiveEngine:
             context=p["context"],
         )
         model = TabularAR(cfg).to(device)
+        budget = _budget(p, len(train), len(contract.written))
         with _threads(1 if len(train) < ONE_THREAD_BELOW and device.type == "cpu" else None):
             if p["epsilon"] is None:
                 report = train_early_stopping(
                     model, tokens.to(device), p, seed=seed, subjects=subjects
                 )
             else:
-                report = train_dp(model, tokens.to(device), p, seed=seed)
+                report = train_dp(model, tokens.to(device), {**p, **budget}, seed=seed)
         self._model = model.eval()
         self._stats = {
             "train_rows": len(train),
@@ -157,37 +158,48 @@ class AutoregressiveEngine:
         }
         if report.privacy is not None:
             self._stats["differential_privacy"] = report.privacy
-        self._fit_texts(train, contract, tokens.numpy(), seed=seed)
+        self._fit_texts(train, contract, tokens.numpy(), seed=seed, budget=budget)
         self._stats["fit_seconds"] = round(time.perf_counter() - started, 3)  # text models too
 
     def _fit_texts(
-        self, train: pd.DataFrame, contract: Contract, tokens: np.ndarray, *, seed: int
+        self,
+        train: pd.DataFrame,
+        contract: Contract,
+        tokens: np.ndarray,
+        *,
+        seed: int,
+        budget: dict[str, float],
     ) -> None:
-        """A language model per written text column, given the row's codec tokens."""
+        """A language model per written text column, given the row's codec tokens; under DP
+        each spends its share of the budget (text_dp.py)."""
         from synth.tabular.autoregressive.text import TextModel
+        from synth.tabular.autoregressive.text_dp import fit_private
 
+        p = self.params
         self._texts, reports = {}, {}
         vocab = [c.size for c in self._codecs]
         for i, column in enumerate(contract.written):
-            if self.params["epsilon"] is not None:
-                raise ValueError("a written text column does not train with differential privacy")
-            spec = column.spec
-            model = TextModel.fit(
-                train[column.name].tolist(),
-                tokens,
-                vocab,
-                max_length=spec.max_length,
-                min_count=self.params["text_min_count"],
-                seed=seed + 7919 * (i + 1),
-                epochs=self.params["text_epochs"],
-                max_seconds=self.params["text_max_seconds"],
-                hidden=self.params["text_hidden"],
-            )
+            spec, texts = column.spec, train[column.name].tolist()
+            common = {"max_length": spec.max_length, "min_count": p["text_min_count"]}
+            common |= {"seed": seed + 7919 * (i + 1), "max_seconds": p["text_max_seconds"]}
+            if budget:
+                model = fit_private(
+                    texts, tokens, vocab, **budget, **common, hidden=p["text_hidden"],
+                    max_grad_norm=p["max_grad_norm"], batch_size=p["batch_size"],
+                )  # fmt: skip
+            else:
+                model = TextModel.fit(
+                    texts, tokens, vocab, **common, epochs=p["text_epochs"], hidden=p["text_hidden"]
+                )
             model.config["sampling"] = {"temperature": spec.temperature, "top_p": spec.top_p}
             self._texts[column.name] = model
             reports[column.name] = asdict(model.report)
         if reports:
             self._stats["text"] = reports
+        if budget and reports:
+            self._stats["differential_privacy"] = _privacy_total(
+                self._stats["differential_privacy"], reports, p["epsilon"]
+            )
 
     # -- sampling -------------------------------------------------------------------------------
 
@@ -270,6 +282,29 @@ class AutoregressiveEngine:
 
     def info(self) -> dict[str, Any]:
         return {"engine": self.name, "params": dict(self.params), **self._stats}
+
+
+def _budget(p: Mapping[str, Any], rows: int, texts: int) -> dict[str, float]:
+    """Each model's share of (epsilon, delta) under DP: an even split over the table's model and
+    each written text column's (they compose sequentially); empty without DP."""
+    if p["epsilon"] is None:
+        return {}
+    delta = p["delta"] or 1.0 / rows**1.1  # as train_dp's default
+    return {"epsilon": p["epsilon"] / (1 + texts), "delta": delta / (1 + texts)}
+
+
+def _privacy_total(table: dict[str, Any], texts: dict[str, Any], epsilon: float) -> dict[str, Any]:
+    """The whole row's DP: the table model's and every text model's spend, summed."""
+    parts = {"table": table["epsilon_spent"]}
+    parts |= {f"text:{n}": r["privacy"]["epsilon_spent"] for n, r in texts.items()}
+    return {
+        **table,
+        "epsilon_budget": epsilon,
+        "epsilon_spent": round(sum(parts.values()), 4),
+        "delta": table["delta"] * (1 + len(texts)),
+        "per_model": parts,
+        "composition": "sequential (sum over the table's and the text columns' models)",
+    }
 
 
 @contextmanager

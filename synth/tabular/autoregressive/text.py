@@ -19,7 +19,7 @@ and, projected, sits beside every token's embedding at its input, so a category 
 written from the first word to the last. Training is teacher-forced cross-entropy with AdamW,
 gradients clipped, the best validation loss kept (early stopping), and a time bound. Sampling
 runs every row of a batch at once, one token a step, with temperature and nucleus (top-p)
-truncation. Differential privacy for text is not offered yet.
+truncation. Under differential privacy the vocabulary and the training are DP (text_dp.py).
 """
 
 from __future__ import annotations
@@ -36,7 +36,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["TextConfig", "TextModel", "detokenize", "encode_texts", "split_words"]
+__all__ = [
+    "TextConfig",
+    "TextModel",
+    "WindowNet",
+    "detokenize",
+    "encode_texts",
+    "make_net",
+    "split_words",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -65,6 +73,8 @@ class TextConfig:
     width: int = 128  # token embedding
     hidden: int = 256  # GRU state
     layers: int = 1
+    kind: str = "gru"  # or "window": the feed-forward model DP trains (text_dp.py)
+    window: int = 4  # "window": the words before the next one that it sees one by one
 
     @property
     def size(self) -> int:
@@ -84,10 +94,7 @@ class TextNet(nn.Module):
         self.out = nn.Linear(cfg.hidden, cfg.size)
 
     def row_vector(self, rows: Tensor) -> Tensor:
-        if rows.shape[1] == 0:
-            return torch.zeros(len(rows), self.cfg.hidden, device=rows.device)
-        offsets = torch.tensor(self.offsets, device=rows.device)
-        return self.row(rows + offsets).sum(1)
+        return _row_vector(self, rows)
 
     def initial(self, row: Tensor) -> Tensor:
         """(B, hidden) row vector -> (layers, B, hidden) initial state."""
@@ -103,6 +110,68 @@ class TextNet(nn.Module):
         row = self.row_vector(rows)
         hidden, _ = self.gru(self.step_inputs(row, inputs), self.initial(row))
         return self.out(hidden)
+
+    def begin(self, row: Tensor) -> Tensor:
+        return self.initial(row)
+
+    def step(self, row: Tensor, token: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        """(n, 1) tokens -> the next token's (n, size) logits and the new state."""
+        hidden, state = self.gru(self.step_inputs(row, token), state)
+        return self.out(hidden[:, -1]), state
+
+
+class WindowNet(nn.Module):
+    """A feed-forward language model (Bengio et al., 2003), the one DP-SGD trains: the next word
+    from the last `window` words one by one, the mean of every word before them and the row.
+    Embeddings and linear layers only, over the whole text at once, so Opacus' per-text
+    gradients are one product per layer, not one per token (a GRU's loop made DP 10x slower)."""
+
+    def __init__(self, cfg: TextConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.offsets = [int(x) for x in np.concatenate([[0], np.cumsum(cfg.vocab)[:-1]])]
+        self.row = nn.Embedding(max(sum(cfg.vocab), 1), cfg.hidden)
+        self.token = nn.Embedding(cfg.size, cfg.width)
+        self.hidden = nn.Linear((cfg.window + 1) * cfg.width + cfg.hidden, cfg.hidden)
+        self.out = nn.Linear(cfg.hidden, cfg.size)
+
+    def row_vector(self, rows: Tensor) -> Tensor:
+        return _row_vector(self, rows)
+
+    def _next(self, row: Tensor, recent: list[Tensor], mean: Tensor) -> Tensor:
+        x = torch.cat([*recent, mean, row], -1)
+        return self.out(torch.tanh(self.hidden(x)))
+
+    def forward(self, rows: Tensor, inputs: Tensor) -> Tensor:
+        row = self.row_vector(rows)
+        e = self.token(inputs)  # (B, L, width): position t sees inputs t, t-1, ... and the mean
+        recent = [F.pad(e, (0, 0, j, 0))[:, : e.shape[1]] for j in range(self.cfg.window)]
+        seen = torch.arange(1, e.shape[1] + 1, device=e.device).view(1, -1, 1)
+        every = row.unsqueeze(1).expand(-1, e.shape[1], -1)
+        return self._next(every, recent, e.cumsum(1) / seen)
+
+    def begin(self, row: Tensor) -> tuple[Tensor, Tensor, int]:
+        zeros = torch.zeros(len(row), self.cfg.window, self.cfg.width, device=row.device)
+        return zeros, zeros[:, 0], 0
+
+    def step(self, row: Tensor, token: Tensor, state: tuple) -> tuple[Tensor, tuple]:
+        recent, total, count = state
+        e = self.token(token[:, 0])
+        recent = torch.cat([e.unsqueeze(1), recent[:, :-1]], 1)
+        total, count = total + e, count + 1
+        logits = self._next(row, list(recent.unbind(1)), total / count)
+        return logits, (recent, total, count)
+
+
+def make_net(cfg: TextConfig) -> nn.Module:
+    return WindowNet(cfg) if cfg.kind == "window" else TextNet(cfg)
+
+
+def _row_vector(net: TextNet | WindowNet, rows: Tensor) -> Tensor:
+    """The sum of the row's column-token embeddings (zeros for a row of no columns)."""
+    if rows.shape[1] == 0:
+        return torch.zeros(len(rows), net.cfg.hidden, device=rows.device)
+    return net.row(rows + torch.tensor(net.offsets, device=rows.device)).sum(1)
 
 
 def vocabulary(texts: Sequence[object], min_count: int) -> list[str]:
@@ -135,14 +204,16 @@ def encode_texts(
 @dataclass
 class TextReport:
     epochs: int
-    best_validation_loss: float
+    best_validation_loss: float | None  # None under DP: no rows are held out of training
     truncated: int
     stopped_by: str  # "early stopping", "epochs" or "time"
     fit_seconds: float
+    words: int = 0  # the vocabulary's size
+    privacy: dict | None = None  # under DP: the (epsilon, delta) spent (text_dp.py)
 
 
 class TextModel:
-    def __init__(self, net: TextNet) -> None:
+    def __init__(self, net: TextNet | WindowNet) -> None:
         self.net = net.eval()
         self.config = asdict(net.cfg)
         self.report: TextReport | None = None
@@ -223,12 +294,12 @@ class TextModel:
             net.load_state_dict(best_state)
         model = cls(net)
         seconds = round(time.perf_counter() - started, 3)
-        model.report = TextReport(epoch, round(best, 5), truncated, stopped, seconds)
+        model.report = TextReport(epoch, round(best, 5), truncated, stopped, seconds, len(words))
         return model
 
     @classmethod
     def from_state(cls, config: dict, state: dict[str, Tensor]) -> TextModel:
-        net = TextNet(TextConfig(**config))
+        net = make_net(TextConfig(**config))
         net.load_state_dict(state)
         return cls(net)
 
@@ -256,7 +327,7 @@ class TextModel:
         return out
 
 
-def _loss(net: TextNet, condition: Tensor, inputs: Tensor, targets: Tensor) -> float:
+def _loss(net: TextNet | WindowNet, condition: Tensor, inputs: Tensor, targets: Tensor) -> float:
     net.eval()
     total, count = 0.0, 0
     with torch.no_grad():
@@ -272,17 +343,17 @@ def _loss(net: TextNet, condition: Tensor, inputs: Tensor, targets: Tensor) -> f
 
 
 def _sample_batch(
-    net: TextNet, rows: Tensor, generator: Tensor, temperature: float, top_p: float
+    net: TextNet | WindowNet, rows: Tensor, generator: Tensor, temperature: float, top_p: float
 ) -> list[str]:
     n, limit = len(rows), net.cfg.max_length
     row = net.row_vector(rows)
-    state = net.initial(row)
+    state = net.begin(row)
     token = torch.full((n, 1), BOS)
     written = torch.full((n, limit), PAD)
     done = torch.zeros(n, dtype=torch.bool)
     for step in range(limit + 1):
-        hidden, state = net.gru(net.step_inputs(row, token), state)
-        logits = net.out(hidden[:, -1]) / temperature
+        logits, state = net.step(row, token, state)
+        logits = logits / temperature
         logits[:, BOS] = logits[:, PAD] = float("-inf")
         if step == limit:
             break
