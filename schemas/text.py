@@ -1,8 +1,10 @@
-"""Which free-text columns of a table job a language model writes, and when a spec may ask for it.
+"""Which free-text columns a language model writes, and when a spec may ask for it.
 
 A `text` column that is not an identifier is written by the autoregressive engine's language model
 (`generate: model`, or `auto` where that engine trains without differential privacy); otherwise it
-is faked. `JobSpec` asks these two functions, so the rule lives in one place.
+is faked. `JobSpec` asks these two functions for its table and `LinkedJobSpec` for each of its
+tables (a `LinkedModel` answers `engine` and `differential_privacy` as a `ModelSpec` does), so the
+rule lives in one place.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from schemas.dataset import DatasetSchema
+    from schemas.linked_spec import LinkedModel
     from schemas.spec import ModelSpec
 
 
-def written_text(dataset: DatasetSchema, model: ModelSpec) -> frozenset[str]:
+def written_text(dataset: DatasetSchema, model: ModelSpec | LinkedModel) -> frozenset[str]:
     """The free-text columns a language model writes: `generate: model`, or `auto` where the
     autoregressive engine trains without differential privacy (else they are faked)."""
     able = model.engine == "autoregressive" and model.differential_privacy is None
@@ -25,7 +28,7 @@ def written_text(dataset: DatasetSchema, model: ModelSpec) -> frozenset[str]:
     )
 
 
-def modelled_text_problem(dataset: DatasetSchema, model: ModelSpec) -> str | None:
+def modelled_text_problem(dataset: DatasetSchema, model: ModelSpec | LinkedModel) -> str | None:
     """Why a column's `generate: model` cannot be honoured by this model, or None."""
     for name, column in dataset.columns.items():
         if column.generate != "model":
