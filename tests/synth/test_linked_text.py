@@ -137,3 +137,14 @@ def test_linked_text_is_written_unless_differential_privacy_asks_for_fakes() -> 
     assert _spec(auto).written_text()["packages"] == frozenset()
     with pytest.raises(SpecError, match=r"tables\.packages: column 'summary': generate: model"):
         _spec(_linked(differential_privacy={"epsilon": 5}))
+
+
+def test_a_linked_spec_whose_text_is_modelled_hashes_apart_from_one_that_fakes_it() -> None:
+    auto, faked, none = _linked(), _linked(), _linked()
+    auto["tables"][1]["schema"]["columns"]["summary"]["generate"] = "auto"
+    faked["tables"][1]["schema"]["columns"]["summary"]["generate"] = "fake"
+    del none["tables"][1]["schema"]["columns"]["summary"]
+    assert _spec(auto)._meaning()["written_text"] == {"packages": ["summary"]}
+    assert "written_text" not in _spec(faked)._meaning()
+    assert "written_text" not in _spec(none)._meaning()  # hashed as before text was modelled
+    assert "text" not in _spec(none)._meaning()["checks"]  # the new check at its defaults
