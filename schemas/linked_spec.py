@@ -26,10 +26,11 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, PositiveInt, model_validator
 
 from schemas.base import EngineParams, OutputBase, SpecBase, SplitBase, _Strict
-from schemas.checks import ExpectationChecks, QualityChecks, ReportSpec
+from schemas.checks import ExpectationChecks, QualityChecks, ReportSpec, TextChecks
 from schemas.dataset import ColumnType, DatasetSchema, Role, Scalar
 from schemas.sources import SourceSpec
 from schemas.spec import DifferentialPrivacy, ValueProtection
+from schemas.text import modelled_text_problem, written_text
 
 __all__ = [
     "ForeignKey",
@@ -90,16 +91,6 @@ class LinkedTable(_Strict):
     def key_columns(self) -> list[str]:
         named = [self.primary_key, self.link_column]
         return [c for c in dict.fromkeys(named) if c is not None]
-
-    @model_validator(mode="after")
-    def _no_modelled_text_yet(self) -> LinkedTable:
-        for name, column in self.dataset.columns.items():
-            if column.generate == "model":
-                raise ValueError(
-                    f"tables.{self.name}: column {name!r}: generate: model is for table jobs; "
-                    "a linked table's text is faked (generate: fake or auto)"
-                )
-        return self
 
     @model_validator(mode="after")
     def _columns_are_declared(self) -> LinkedTable:
@@ -242,6 +233,7 @@ class LinkedChecks(_Strict):
     quality: QualityChecks = QualityChecks()
     sequences: SequenceChecks = SequenceChecks()
     privacy: LinkedPrivacyChecks = LinkedPrivacyChecks()
+    text: TextChecks = TextChecks()  # each table's written text columns
 
 
 class LinkedJobSpec(SpecBase):
@@ -264,6 +256,24 @@ class LinkedJobSpec(SpecBase):
             if table.name == name:
                 return table
         raise KeyError(name)
+
+    def written_text(self) -> dict[str, frozenset[str]]:
+        """Per table, the free-text columns a language model writes (schemas/text.py)."""
+        return {t.name: written_text(t.dataset, self.model, private=False) for t in self.tables}
+
+    def _meaning(self) -> dict[str, Any]:
+        """As every spec's, plus the tables' free-text columns a language model writes, so a
+        spec without them hashes as before and one whose text is now modelled gets a new model."""
+        written = {name: sorted(cols) for name, cols in self.written_text().items() if cols}
+        return {**super()._meaning(), **({"written_text": written} if written else {})}
+
+    @model_validator(mode="after")
+    def _modelled_text_needs_no_dp(self) -> LinkedJobSpec:
+        for table in self.tables:
+            problem = modelled_text_problem(table.dataset, self.model, private=False)
+            if problem is not None:
+                raise ValueError(f"tables.{table.name}: {problem}")
+        return self
 
     @model_validator(mode="after")
     def _one_tree(self) -> LinkedJobSpec:

@@ -144,3 +144,24 @@ def panel_job(folder: Path, frame: pd.DataFrame, types: dict[str, str], **table:
             }
         ],
     }
+
+
+DEBIAN = REPO / "examples" / "data" / "debian_packages.parquet"
+TEAM_SECTIONS = ("doc", "python", "perl", "haskell", "rust")
+
+
+def debian_teams(
+    packages: int = 900, *, per_team: int = 4, sections: tuple[str, ...] = TEAM_SECTIONS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Real Debian packages as a parent/child pair: (teams, packages). A team is up to
+    `per_team` packages of one maintainer in one section (the parent's `section`); each
+    package keeps its architecture, installed size and `summary` text, under `team`."""
+    frame = pd.read_parquet(DEBIAN)
+    frame = frame[frame["section"].isin(sections)].head(packages)
+    frame = frame.sort_values(["section", "maintainer", "package"]).reset_index(drop=True)
+    group = frame.groupby(["section", "maintainer"]).cumcount() // per_team
+    keys = frame["section"] + "\x1f" + frame["maintainer"] + "\x1f" + group.astype(str)
+    frame["team"] = pd.factorize(keys)[0]
+    teams = frame.drop_duplicates("team")[["team", "section"]].reset_index(drop=True)
+    children = frame[["package", "team", "architecture", "installed_size_kb", "summary"]]
+    return teams, children.reset_index(drop=True)

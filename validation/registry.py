@@ -23,6 +23,7 @@ from validation.linked import integrity as linked_integrity
 from validation.linked import privacy as linked_privacy
 from validation.linked import quality as linked_quality
 from validation.linked import sequences as linked_sequences
+from validation.linked import text as linked_text
 from validation.result import CheckResult
 
 __all__ = ["CHECKS", "Check", "checks_for"]
@@ -56,6 +57,7 @@ CHECKS: dict[str, dict[str, Check]] = {
         "quality": linked_quality.check,
         "sequences": linked_sequences.check,
         "privacy": linked_privacy.check,
+        "text": linked_text.check,
     },
 }
 

@@ -49,7 +49,16 @@ from schemas.dataset import ColumnType, Role
 from validation import noise
 from validation.result import CheckResult
 
-__all__ = ["NAME", "TextMeasures", "check", "judge", "measure", "safe_samples", "tokens"]
+__all__ = [
+    "NAME",
+    "TextMeasures",
+    "check",
+    "judge",
+    "label_column",
+    "measure",
+    "safe_samples",
+    "tokens",
+]
 
 NAME = "text"
 
@@ -158,7 +167,7 @@ def check(
         return CheckResult(NAME, True, {"skipped": "no modelled text column"})
     if holdout is None or min(len(holdout), len(synthetic)) < 10:
         return CheckResult(NAME, True, {"skipped": "too few holdout or synthetic rows"})
-    label = _label_column(contract)
+    label = label_column(contract)
     metrics: dict[str, object] = {"label": label}
     reasons: list[str] = []
     details = []
@@ -220,7 +229,9 @@ def _texts(values: pd.Series) -> list[str]:
     return ["" if v is None or v != v else str(v) for v in values.tolist()]
 
 
-def _label_column(contract: Contract) -> str | None:
+def label_column(contract: Contract) -> str | None:
+    """The coherence label: the categorical target, else the first categorical modelled column
+    (of 2 to 200 categories), else None."""
     categorical = [
         c for c in contract.modelled if c.type is ColumnType.categorical and c.categories
     ]

@@ -63,6 +63,7 @@ def link(source: LinkedSource, spec: LinkedJobSpec) -> LinkedData:
     links: list[TableLink] = []
     tables: dict[str, pd.DataFrame] = {}
     orphans: dict[str, int] = {}
+    written = spec.written_text()
     for table in spec.tables:
         label = f"tables.{table.name} ({source_label(table.source)})"
         if table.primary_key is not None and table.primary_key in source.frames[table.name]:
@@ -74,6 +75,7 @@ def link(source: LinkedSource, spec: LinkedJobSpec) -> LinkedData:
             _keys_as_keys(table),
             label=label,
             fingerprint=source.fingerprints[table.name],
+            written=written[table.name],
         )
         parent = table.parent
         if table.subject is not None:

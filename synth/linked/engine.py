@@ -10,7 +10,9 @@ subjects with their counts; every child table then draws `count` rows per genera
 given the own tokens of every table above it, so each child row has a generated parent by
 construction. Event tables (`order_by`) are drawn event by event given the previous one, with
 the time since it (`__gap__`). Keys are generated (row numbers, or "<table>-<n>" for text keys),
-never copied; columns neither modelled nor keys (pii, free text) come back empty.
+never copied. A written free-text column is drawn last, by its language model given the row's
+full tokens (the tables above it and its own: `texts`); other columns neither modelled nor keys
+(pii, faked text) come back empty.
 
 With `epsilon`, every table's model is trained with DP-SGD per subject (a root row and all rows
 under it): the root's rows are subjects already (row-level DP-SGD, `train_dp`); other tables'
@@ -35,6 +37,7 @@ import pandas as pd
 from schemas.contract import Contract
 from schemas.errors import SpecError
 from schemas.relations import Relations
+from synth.linked import training
 from synth.linked.flatten import (
     CONST,
     COUNT,
@@ -47,8 +50,9 @@ from synth.linked.flatten import (
     positions,
 )
 from synth.linked.table_model import TableModel
+from synth.linked.texts import TableTexts
 from synth.tabular.autoregressive.codecs import build_codecs, condition_tokens
-from synth.tabular.autoregressive.engine import ONE_THREAD_BELOW, AutoregressiveEngine, _threads
+from synth.tabular.autoregressive.engine import AutoregressiveEngine
 from synth.tabular.base import read_model, write_manifest
 
 __all__ = ["LinkedEngine"]
@@ -70,6 +74,7 @@ class LinkedEngine:
         }
         self._layouts: dict[str, Layout] = {}
         self._models: dict[str, TableModel] = {}
+        self._texts: dict[str, TableTexts] = {}  # per table with written text columns
         self._stats: dict[str, Any] = {}
 
     # -- training -------------------------------------------------------------------------------
@@ -82,9 +87,9 @@ class LinkedEngine:
         p = self.params
         self._layouts = plan_layouts(dict(tables), relations)
         flats = flatten(dict(tables), relations, self._layouts)
-        budget = _budget(p, flats, relations)
+        budget = training.budget(p, flats, relations)
         full: dict[str, np.ndarray] = {}
-        self._models, per_table = {}, {}
+        self._models, self._texts, per_table = {}, {}, {}
         for i, link in enumerate(relations.tables):
             flat = flats[link.name]
             codecs = build_codecs(
@@ -114,11 +119,29 @@ class LinkedEngine:
             tokens = model.training_tokens(context, flat.position, own, flat.levels, seed=seed + i)
             tokens = torch.from_numpy(tokens)
             subjects = flat.subjects if link.parent else None
-            per_table[link.name] = _train(model, tokens, subjects, p, budget, seed=seed + i)
+            per_table[link.name] = training.train_table(
+                model, tokens, subjects, p, budget, seed=seed + i
+            )
             self._models[link.name] = model
+            self._fit_texts(link, flat, full[link.name], seed=seed + i)
         self._stats = {"tables": per_table, "fit_seconds": round(time.perf_counter() - started, 3)}
+        texts = {name: t.report() for name, t in self._texts.items()}
+        if texts:
+            self._stats["text"] = texts
         if budget:
-            self._stats["differential_privacy"] = _privacy_total(per_table, budget, p["epsilon"])
+            self._stats["differential_privacy"] = training.privacy_total(
+                per_table, budget, p["epsilon"]
+            )
+
+    def _fit_texts(self, link: Any, flat: Any, tokens: np.ndarray, *, seed: int) -> None:
+        """The table's written text columns, each given the row's full tokens (`tokens`)."""
+        if not link.contract.written:
+            return
+        model = self._models[link.name]
+        vocab = [*model.context, *model.own_vocab]  # each column of `tokens`
+        self._texts[link.name] = TableTexts.fit(
+            flat.texts, tokens, vocab, link.contract, self.params, seed=seed
+        )
 
     # -- sampling -------------------------------------------------------------------------------
 
@@ -158,6 +181,8 @@ class LinkedEngine:
             )
             full[name] = np.concatenate([context, own], axis=1)
             values[name] = {**model.decode(own, rng), **changed}
+            if name in self._texts:  # each text given its row: the parent's tokens and its own
+                values[name].update(self._texts[name].sample(full[name], seed=_seed(seed, i)))
             links[name] = parent_index
             if name == root.name:
                 for column, value in (conditions or {}).items():
@@ -200,7 +225,7 @@ class LinkedEngine:
                 out[column] = _order(own[START], own[GAP], position, layout)
             elif kind == "modelled" and column in layout.moved:
                 out[column] = values[layout.parent][CONST(name, column)][parent_index]
-            elif kind == "modelled":
+            elif kind == "modelled" or (kind == "written" and column in own):
                 out[column] = own[column]
             else:
                 out[column] = np.full(rows, None, dtype=object)
@@ -215,6 +240,11 @@ class LinkedEngine:
         config = {
             "layouts": [layout.to_json() for layout in self._layouts.values()],
             "models": [self._models[name].to_json() for name in self._layouts],
+            "texts": {
+                name: self._texts[name].save(directory, i)
+                for i, name in enumerate(self._layouts)
+                if name in self._texts
+            },
         }
         for i, name in enumerate(self._layouts):
             net = self._models[name].net
@@ -240,6 +270,9 @@ class LinkedEngine:
             state = torch.load(io.BytesIO(weights), weights_only=True) if weights else None
             engine._layouts[layout.name] = layout
             engine._models[layout.name] = TableModel.from_json(model, state)
+            texts = config.get("texts", {}).get(layout.name)
+            if texts:
+                engine._texts[layout.name] = TableTexts.load(texts, files.contents, i)
         engine._stats = {k: v for k, v in info.items() if k not in ("engine", "params", "linked")}
         return engine
 
@@ -305,72 +338,3 @@ def _level_codecs(flat: Any, link: Any, p: dict[str, Any]) -> list[Any]:
     return build_codecs(
         flat.levels, contract, bins=p["bins"], steps=p["steps"], exact_up_to=p["exact_up_to"]
     )
-
-
-def _budget(p: dict[str, Any], flats: dict[str, Any], relations: Relations) -> dict[str, float]:
-    """Each model's share of (epsilon, delta): an even split over the tables with a model."""
-    if p["epsilon"] is None:
-        return {}
-    modelled = [n for n, f in flats.items() if f.own.shape[1] > 0]
-    subjects = len(flats[relations.root.name].own)
-    delta = p["delta"] or 1.0 / subjects**1.1
-    return {"epsilon": p["epsilon"] / len(modelled), "delta": delta / len(modelled)}
-
-
-def _train(
-    model: TableModel,
-    tokens: Any,
-    subjects: np.ndarray | None,
-    p: dict[str, Any],
-    budget: dict[str, float],
-    *,
-    seed: int,
-) -> dict[str, Any]:
-    """Train one table's network (early stopping, or DP-SGD per subject); its fit stats."""
-    from synth.tabular.autoregressive.subject_dp import train_subject_dp
-    from synth.tabular.autoregressive.train import train_dp, train_early_stopping
-
-    started = time.perf_counter()
-    stats: dict[str, Any] = {"rows": len(tokens), "columns": len(model.codecs)}
-    if model.net is None or len(tokens) < 2:
-        return {**stats, "epochs": 0, "fit_seconds": 0.0}
-    net, params = model.net, {**p, **budget}
-    with _threads(1 if len(tokens) < ONE_THREAD_BELOW else None):
-        if not budget:
-            report = train_early_stopping(
-                net, tokens, p, seed=seed, subjects=subjects, given=model.given
-            )
-        elif subjects is None:
-            report = train_dp(net, tokens, params, seed=seed)
-            report.privacy = {**(report.privacy or {}), "unit": "subject"}
-        else:
-            report = train_subject_dp(net, tokens, subjects, params, seed=seed, given=model.given)
-    net.eval()
-    stats.update(
-        epochs=report.epochs,
-        best_validation_loss=report.best_validation_loss,
-        fit_seconds=round(time.perf_counter() - started, 3),
-        parameters=sum(t.numel() for t in net.parameters()),
-    )
-    if report.privacy is not None:
-        stats["differential_privacy"] = report.privacy
-    return stats
-
-
-def _privacy_total(
-    per_table: dict[str, Any], budget: dict[str, float], epsilon: float
-) -> dict[str, Any]:
-    spent = {
-        n: s["differential_privacy"]["epsilon_spent"]
-        for n, s in per_table.items()
-        if "differential_privacy" in s
-    }
-    count = len(spent)
-    return {
-        "unit": "subject",
-        "epsilon_budget": epsilon,
-        "epsilon_spent": round(sum(spent.values()), 4),
-        "delta": budget["delta"] * count,
-        "per_table": spent,
-        "composition": "sequential (sum over the tables' models)",
-    }

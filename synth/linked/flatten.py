@@ -72,7 +72,7 @@ class Layout:
     primary_key: str | None
     foreign_key: str | None
     order_by: str | None
-    columns: list[list[str]]  # [name, physical, "modelled" | "key" | "other"], contract order
+    columns: list[list[str]]  # [name, physical, "modelled" | "key" | "written" | "other"]
     moved: list[str] = field(default_factory=list)  # constant within a parent: modelled above
     deltas: list[str] = field(default_factory=list)  # event numbers modelled as changes
     bounds: dict[str, list[float]] = field(default_factory=dict)  # deltas: min, max, missing?
@@ -99,6 +99,7 @@ class Flat:
     position: np.ndarray  # each row's index under its parent (events; zeros otherwise)
     subjects: np.ndarray  # each row's root row: the privacy unit
     levels: pd.DataFrame | None = None  # events: the delta columns' values (for the context)
+    texts: pd.DataFrame | None = None  # the written free-text columns, rows in canonical order
     contract: Contract | None = None  # the own columns' contract, for the codecs (set last)
 
 
@@ -122,6 +123,8 @@ def plan_layouts(tables: dict[str, pd.DataFrame], relations: Relations) -> dict[
 def _kind(column: ColumnContract, link: TableLink) -> str:
     if column.name in (link.primary_key, link.foreign_key):
         return "key"
+    if column.is_written:  # free text a language model writes given the row
+        return "written"
     return "modelled" if column.is_modelled else "other"
 
 
@@ -191,6 +194,7 @@ def flatten(
         own = _own_columns(frame, link, layout, position)
         flat = Flat(own, parent_index, position, subjects)
         flat.levels = frame[layout.deltas].astype("float64") if layout.deltas else None
+        flat.texts = frame[[c.name for c in link.contract.written]]
         flats[link.name] = flat
     for link in relations.tables[1:]:  # children's counts and constants, onto the parent
         _add_to_parent(flats[link.parent], ordered[link.name], flats[link.name], layouts[link.name])

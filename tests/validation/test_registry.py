@@ -35,7 +35,13 @@ def test_checks_come_in_the_order_the_gate_reports_them() -> None:
         "text",
     ]
     assert list(checks_for("images")) == ["training", "quality", "privacy", "bias"]
-    assert list(checks_for("linked")) == ["expectations", "quality", "sequences", "privacy"]
+    assert list(checks_for("linked")) == [
+        "expectations",
+        "quality",
+        "sequences",
+        "privacy",
+        "text",
+    ]
 
 
 def test_an_unknown_modality_is_named_in_the_error() -> None:

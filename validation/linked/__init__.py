@@ -5,6 +5,8 @@
   each judged against unseen subjects beyond sampling noise (measures in `measures`);
 - `privacy`: whole histories compared by subject: copies, DCR share, a membership attack;
 - `integrity`: each table's GX suite plus referential integrity and primary keys ("expectations").
+- `text`: the table text check on each table's written free-text columns, coherence judged
+  against the label of the table above where the table has no target of its own.
 
 Every check is `check(real, synthetic, holdout, *, contract: Relations, thresholds, **keywords)`
 on `dict[str, DataFrame]` keyed by table name (training, generated, holdout tables). The measures

@@ -181,6 +181,8 @@ class LinkedModality:
                 "fit_seconds": engine.get("fit_seconds"),
                 "model_cache": fitted.info.get("model_cache"),
                 "differential_privacy": engine.get("differential_privacy"),
+                # per table, per written text column: epochs, validation loss, texts cut, ...
+                "text_models": engine.get("text"),
                 "train_rows": sum(len(f) for f in prepared.train.values()),
                 "holdout_rows": sum(len(f) for f in prepared.holdout.values()),
                 "subjects": {
