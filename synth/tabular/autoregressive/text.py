@@ -44,6 +44,7 @@ __all__ = [
     "encode_texts",
     "make_net",
     "split_words",
+    "teacher_forced",
 ]
 
 _log = logging.getLogger(__name__)
@@ -201,6 +202,15 @@ def encode_texts(
     return out, truncated
 
 
+def teacher_forced(data: np.ndarray, rows: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
+    """The row tokens, the inputs (BOS, then each target but the last) and the targets."""
+    targets = torch.from_numpy(data)
+    inputs = torch.cat([torch.full((len(data), 1), BOS), targets[:, :-1]], 1)
+    inputs = inputs.masked_fill(inputs == PAD, EOS)  # past the end: never a target anyway
+    condition = torch.from_numpy(np.asarray(rows, dtype=np.int64).reshape(len(data), -1))
+    return condition, inputs, targets
+
+
 @dataclass
 class TextReport:
     epochs: int
@@ -242,10 +252,7 @@ class TextModel:
         cfg = TextConfig(vocab=list(vocab), words=words, max_length=max_length, hidden=hidden)
         net = TextNet(cfg)
         data, truncated = encode_texts(texts, words, max_length)
-        targets = torch.from_numpy(data)
-        inputs = torch.cat([torch.full((len(data), 1), BOS), targets[:, :-1]], 1)
-        inputs = inputs.masked_fill(inputs == PAD, EOS)  # past the end: never a target anyway
-        condition = torch.from_numpy(np.asarray(rows, dtype=np.int64).reshape(len(data), -1))
+        condition, inputs, targets = teacher_forced(data, rows)
         generator = torch.Generator().manual_seed(seed)
         order = torch.randperm(len(data), generator=generator)
         n_val = max(1, int(len(data) * validation_share))

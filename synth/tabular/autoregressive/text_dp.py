@@ -36,8 +36,6 @@ import torch.nn.functional as F
 
 from schemas.errors import SynthError
 from synth.tabular.autoregressive.text import (
-    BOS,
-    EOS,
     MAX_WORDS,
     PAD,
     TextConfig,
@@ -46,6 +44,7 @@ from synth.tabular.autoregressive.text import (
     WindowNet,
     encode_texts,
     split_words,
+    teacher_forced,
 )
 
 __all__ = ["VOCABULARY_SHARE", "WORDS_PER_TEXT", "fit_private", "gaussian_sigma", "private_words"]
@@ -154,10 +153,7 @@ def fit_private(
     )
     net = WindowNet(cfg)
     data, truncated = encode_texts(texts, words, max_length)
-    targets = torch.from_numpy(data)
-    inputs = torch.cat([torch.full((len(data), 1), BOS), targets[:, :-1]], 1)
-    inputs = inputs.masked_fill(inputs == PAD, EOS)
-    condition = torch.from_numpy(np.asarray(rows, dtype=np.int64).reshape(len(data), -1))
+    condition, inputs, targets = teacher_forced(data, rows)
     train_e, train_d = epsilon - share_e, delta - share_d
     batch = min(batch_size, max(64, len(data) // 20))
     rate = batch / len(data)
