@@ -65,3 +65,22 @@ def test_its_state_round_trips_through_weights_only() -> None:
     loaded = TextModel.from_state(model.config, state)
     rows_new = np.array([[0], [1], [0]])
     assert loaded.sample(rows_new, seed=3) == model.sample(rows_new, seed=3)
+
+
+def test_the_fast_draw_keeps_to_each_rows_nucleus() -> None:
+    from synth.tabular.autoregressive.nucleus import draw, nucleus
+
+    generator = torch.Generator().manual_seed(0)
+    peaked = torch.softmax(torch.randn(64, 2000, generator=generator) * 6, -1)
+    flat = torch.softmax(torch.randn(64, 2000, generator=generator) * 0.1, -1)  # 256 hold < 0.9
+    probs = torch.cat([peaked, flat])
+    allowed = nucleus(probs, 0.9) > 0
+    for _ in range(20):
+        token = draw(probs, 0.9, generator)
+        assert allowed.gather(1, token).all()
+    counts = torch.zeros(2000)
+    row = peaked[:1].expand(4000, -1)
+    counts.index_add_(0, draw(row, 0.9, generator)[:, 0], torch.ones(4000))
+    expected = nucleus(peaked[:1], 0.9)[0]
+    expected = expected / expected.sum()
+    assert (counts / 4000 - expected).abs().max() < 0.03

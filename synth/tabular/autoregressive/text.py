@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from synth.tabular.autoregressive.nucleus import draw
+
 __all__ = [
     "TextConfig",
     "TextModel",
@@ -364,8 +366,7 @@ def _sample_batch(
         logits[:, BOS] = logits[:, PAD] = float("-inf")
         if step == limit:
             break
-        probs = _nucleus(torch.softmax(logits, -1), top_p)
-        token = torch.multinomial(probs, 1, generator=generator)
+        token = draw(torch.softmax(logits, -1), top_p, generator)
         ended = token[:, 0] == EOS
         written[:, step] = torch.where(done | ended, PAD, token[:, 0])
         done |= ended
@@ -376,13 +377,3 @@ def _sample_batch(
         detokenize([words[int(t) - SPECIAL] for t in row if t >= SPECIAL])
         for row in written.numpy()
     ]
-
-
-def _nucleus(probs: Tensor, top_p: float) -> Tensor:
-    """Keep the most likely tokens whose probabilities sum to `top_p` (at least one)."""
-    if top_p >= 1.0:
-        return probs
-    sorted_p, index = probs.sort(-1, descending=True)
-    keep = sorted_p.cumsum(-1) - sorted_p < top_p
-    sorted_p = sorted_p * keep
-    return torch.zeros_like(probs).scatter(-1, index, sorted_p)
