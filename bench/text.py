@@ -136,6 +136,7 @@ def run_child(engine: str, table: str, args: argparse.Namespace, folder: Path) -
         cmd = [str(ARGN_PYTHON), str(REPO / "bench" / "text_argn_worker.py")]
         cmd += ["--train", str(train), "--text", TEXT, "--rows", str(args.argn_rows)]
         cmd += ["--out", str(out), "--seed", "1", "--max-training-time", str(args.minutes)]
+        cmd += ["--workdir", str(folder)]  # removed with it, even when the worker is killed
         mark = "ARGN-RESULT "
     else:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--one", table, "--out", str(out)]

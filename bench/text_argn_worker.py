@@ -53,6 +53,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", required=True, type=int, help="engine.set_random_state")
     p.add_argument("--max-training-time", type=float, default=None, help="minutes, per model")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--workdir", type=Path, default=None, help="where the workspaces go")
     return p.parse_args(argv)
 
 
@@ -79,8 +80,8 @@ def run(args: argparse.Namespace) -> dict:
 
     train = pd.read_parquet(args.train).reset_index(drop=True)
     context = train.drop(columns=[args.text])
-    tab_ws = Path(tempfile.mkdtemp(prefix="argn-tab-"))
-    lang_ws = Path(tempfile.mkdtemp(prefix="argn-lang-"))
+    tab_ws = Path(tempfile.mkdtemp(prefix="argn-tab-", dir=args.workdir))
+    lang_ws = Path(tempfile.mkdtemp(prefix="argn-lang-", dir=args.workdir))
     bound = {"max_training_time": args.max_training_time, "device": "cpu"}
     stages: dict[str, float] = {}
     try:
