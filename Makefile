@@ -86,6 +86,7 @@ bench: $(STAMP) anonymeter argn
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/regenerate.py
 	$(BIN)/python bench/linked.py
+	$(BIN)/python bench/text.py
 
 # linked tables and event sequences: ours vs SDV's HMA and PAR and TabularARGN with a context table
 bench-linked: $(STAMP) argn
