@@ -46,6 +46,7 @@ from synth.tabular.autoregressive.text import (
     split_words,
     teacher_forced,
 )
+from synth.tabular.autoregressive.train import DP_EPOCHS, noise_multiplier
 
 __all__ = ["VOCABULARY_SHARE", "WORDS_PER_TEXT", "fit_private", "gaussian_sigma", "private_words"]
 
@@ -53,7 +54,6 @@ _log = logging.getLogger(__name__)
 
 WORDS_PER_TEXT = 20  # distinct words a text adds to the vocabulary counts (its first ones)
 VOCABULARY_SHARE = 0.3  # of a text column's (epsilon, delta): the rest trains its model
-DP_EPOCHS = 10
 
 
 def gaussian_sigma(epsilon: float, delta: float) -> float:
@@ -134,8 +134,6 @@ def fit_private(
     hidden: int = 256,
 ) -> TextModel:
     """A `TextModel` whose vocabulary and weights are (epsilon, delta)-DP in the texts."""
-    from synth.tabular.autoregressive.train import noise_multiplier
-
     started = time.perf_counter()
     torch.manual_seed(seed)
     share_e, share_d = epsilon * VOCABULARY_SHARE, delta * VOCABULARY_SHARE
