@@ -259,7 +259,7 @@ class LinkedJobSpec(SpecBase):
 
     def written_text(self) -> dict[str, frozenset[str]]:
         """Per table, the free-text columns a language model writes (schemas/text.py)."""
-        return {t.name: written_text(t.dataset, self.model, private=False) for t in self.tables}
+        return {t.name: written_text(t.dataset, self.model) for t in self.tables}
 
     def _meaning(self) -> dict[str, Any]:
         """As every spec's, plus the tables' free-text columns a language model writes, so a
@@ -270,7 +270,7 @@ class LinkedJobSpec(SpecBase):
     @model_validator(mode="after")
     def _modelled_text_needs_no_dp(self) -> LinkedJobSpec:
         for table in self.tables:
-            problem = modelled_text_problem(table.dataset, self.model, private=False)
+            problem = modelled_text_problem(table.dataset, self.model)
             if problem is not None:
                 raise ValueError(f"tables.{table.name}: {problem}")
         return self

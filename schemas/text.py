@@ -1,11 +1,10 @@
 """Which free-text columns a language model writes, and when a spec may ask for it.
 
 A `text` column that is not an identifier is written by the autoregressive engine's language model
-(`generate: model`, or `auto` where that engine trains); otherwise it is faked. A table job's
-engine writes text under differential privacy too (its text models spend a share of the budget);
-a linked job's does not yet, so there `auto` fakes under DP and `model` is refused. `JobSpec` asks
-these two functions for its table and `LinkedJobSpec` for each of its tables (a `LinkedModel`
-answers `engine` and `differential_privacy` as a `ModelSpec` does, and passes `private=False`),
+(`generate: model`, or `auto` where that engine trains); otherwise it is faked. Under
+differential privacy too: its text models spend a share of the budget (per row in a table job,
+per subject in a linked one). `JobSpec` asks these two functions for its table and
+`LinkedJobSpec` for each of its tables (a `LinkedModel` answers `engine` as a `ModelSpec` does),
 so the rule lives in one place.
 """
 
@@ -19,13 +18,10 @@ if TYPE_CHECKING:
     from schemas.spec import ModelSpec
 
 
-def written_text(
-    dataset: DatasetSchema, model: ModelSpec | LinkedModel, *, private: bool = True
-) -> frozenset[str]:
+def written_text(dataset: DatasetSchema, model: ModelSpec | LinkedModel) -> frozenset[str]:
     """The free-text columns a language model writes: `generate: model`, or `auto` where the
-    autoregressive engine trains (with DP only where `private`: the engine writes text under
-    DP), else they are faked."""
-    able = model.engine == "autoregressive" and (private or model.differential_privacy is None)
+    autoregressive engine trains, else they are faked."""
+    able = model.engine == "autoregressive"
     return frozenset(
         name
         for name, c in dataset.columns.items()
@@ -33,9 +29,7 @@ def written_text(
     )
 
 
-def modelled_text_problem(
-    dataset: DatasetSchema, model: ModelSpec | LinkedModel, *, private: bool = True
-) -> str | None:
+def modelled_text_problem(dataset: DatasetSchema, model: ModelSpec | LinkedModel) -> str | None:
     """Why a column's `generate: model` cannot be honoured by this model, or None."""
     for name, column in dataset.columns.items():
         if column.generate != "model":
@@ -44,10 +38,5 @@ def modelled_text_problem(
             return (
                 f"column {name!r}: generate: model needs model.engine autoregressive "
                 "(or generate: fake)"
-            )
-        if not private and model.differential_privacy is not None:
-            return (
-                f"column {name!r}: generate: model does not train with differential privacy "
-                "in linked tables yet; use generate: fake with model.differential_privacy"
             )
     return None

@@ -123,25 +123,29 @@ class LinkedEngine:
                 model, tokens, subjects, p, budget, seed=seed + i
             )
             self._models[link.name] = model
-            self._fit_texts(link, flat, full[link.name], seed=seed + i)
+            self._fit_texts(link, flat, full[link.name], budget, seed=seed + i)
         self._stats = {"tables": per_table, "fit_seconds": round(time.perf_counter() - started, 3)}
         texts = {name: t.report() for name, t in self._texts.items()}
         if texts:
             self._stats["text"] = texts
         if budget:
             self._stats["differential_privacy"] = training.privacy_total(
-                per_table, budget, p["epsilon"]
+                per_table, texts, budget, p["epsilon"]
             )
 
-    def _fit_texts(self, link: Any, flat: Any, tokens: np.ndarray, *, seed: int) -> None:
-        """The table's written text columns, each given the row's full tokens (`tokens`)."""
+    def _fit_texts(
+        self, link: Any, flat: Any, tokens: np.ndarray, budget: dict[str, float], *, seed: int
+    ) -> None:
+        """The table's written text columns, each given the row's full tokens (`tokens`); under
+        DP each spends its share of `budget`, per subject."""
         if not link.contract.written:
             return
         model = self._models[link.name]
         vocab = [*model.context, *model.own_vocab]  # each column of `tokens`
         self._texts[link.name] = TableTexts.fit(
-            flat.texts, tokens, vocab, link.contract, self.params, seed=seed
-        )
+            flat.texts, tokens, vocab, link.contract, self.params, seed=seed, budget=budget,
+            subjects=flat.subjects if link.parent else None,
+        )  # fmt: skip
 
     # -- sampling -------------------------------------------------------------------------------
 

@@ -48,29 +48,33 @@ class TableTexts:
         params: Mapping[str, Any],
         *,
         seed: int,
+        budget: Mapping[str, float] | None = None,
+        subjects: np.ndarray | None = None,
     ) -> TableTexts:
         """A model per written column of `contract`, trained on `texts` (rows in the order of
-        `tokens`, the table's full token rows; `vocab` the size of each token column)."""
+        `tokens`, the table's full token rows; `vocab` the size of each token column). Under DP
+        (`budget`: each model's epsilon and delta) each is DP per subject (`subjects`, each row's
+        root row; None for the root table, whose rows are the subjects)."""
         from synth.tabular.autoregressive.engine import ONE_THREAD_BELOW, _threads
         from synth.tabular.autoregressive.text import TextModel
+        from synth.tabular.autoregressive.text_dp import fit_private
 
-        if params.get("epsilon") is not None and contract.written:
-            raise ValueError("a written text column does not train with differential privacy")
         models = {}
         for j, column in enumerate(contract.written):
-            spec = column.spec
+            spec, written = column.spec, texts[column.name].tolist()
+            common = {"max_length": spec.max_length, "min_count": params["text_min_count"]}
+            common |= {"seed": seed + _PRIME * (j + 1), "max_seconds": params["text_max_seconds"]}
+            common |= {"hidden": params["text_hidden"]}
             with _threads(1 if len(texts) < ONE_THREAD_BELOW else None):
-                model = TextModel.fit(
-                    texts[column.name].tolist(),
-                    tokens,
-                    vocab,
-                    max_length=spec.max_length,
-                    min_count=params["text_min_count"],
-                    seed=seed + _PRIME * (j + 1),
-                    epochs=params["text_epochs"],
-                    max_seconds=params["text_max_seconds"],
-                    hidden=params["text_hidden"],
-                )
+                if budget:
+                    model = fit_private(
+                        written, tokens, vocab, **budget, **common, subjects=subjects,
+                        max_grad_norm=params["max_grad_norm"], batch_size=params["batch_size"],
+                    )  # fmt: skip
+                else:
+                    model = TextModel.fit(
+                        written, tokens, vocab, **common, epochs=params["text_epochs"]
+                    )
             model.config["sampling"] = {"temperature": spec.temperature, "top_p": spec.top_p}
             models[column.name] = model
         return cls(models)

@@ -16,13 +16,15 @@ __all__ = ["budget", "privacy_total", "train_table"]
 
 
 def budget(p: dict[str, Any], flats: dict[str, Any], relations: Relations) -> dict[str, float]:
-    """Each model's share of (epsilon, delta): an even split over the tables with a model."""
+    """Each model's share of (epsilon, delta): an even split over the tables with a model and
+    the written text columns (a language model each)."""
     if p["epsilon"] is None:
         return {}
     modelled = [n for n, f in flats.items() if f.own.shape[1] > 0]
+    models = len(modelled) + sum(len(t.contract.written) for t in relations.tables)
     subjects = len(flats[relations.root.name].own)
     delta = p["delta"] or 1.0 / subjects**1.1
-    return {"epsilon": p["epsilon"] / len(modelled), "delta": delta / len(modelled)}
+    return {"epsilon": p["epsilon"] / models, "delta": delta / models}
 
 
 def train_table(
@@ -66,19 +68,28 @@ def train_table(
 
 
 def privacy_total(
-    per_table: dict[str, Any], budget: dict[str, float], epsilon: float
+    per_table: dict[str, Any],
+    texts: dict[str, dict[str, Any]],
+    budget: dict[str, float],
+    epsilon: float,
 ) -> dict[str, Any]:
+    """The subjects' DP over every model: each table's and each text column's spend, summed."""
     spent = {
         n: s["differential_privacy"]["epsilon_spent"]
         for n, s in per_table.items()
         if "differential_privacy" in s
     }
-    count = len(spent)
+    written = {
+        f"{table}.{column}": r["privacy"]["epsilon_spent"]
+        for table, columns in texts.items()
+        for column, r in columns.items()
+    }
     return {
         "unit": "subject",
         "epsilon_budget": epsilon,
-        "epsilon_spent": round(sum(spent.values()), 4),
-        "delta": budget["delta"] * count,
+        "epsilon_spent": round(sum(spent.values()) + sum(written.values()), 4),
+        "delta": budget["delta"] * (len(spent) + len(written)),
         "per_table": spent,
-        "composition": "sequential (sum over the tables' models)",
+        **({"per_text": written} if written else {}),
+        "composition": "sequential (sum over the tables' and the text columns' models)",
     }

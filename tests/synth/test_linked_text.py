@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from schemas.errors import SpecError
 from schemas.load import spec_from_dict
 from schemas.relations import Relations, TableLink
 from schemas.spec import DatasetSchema
 from synth.io import build_contract
 from synth.linked.engine import LinkedEngine
+from synth.tabular.autoregressive.text import split_words
 from tests.builders import debian_teams
 from validation.text import tokens
 
@@ -129,14 +130,49 @@ def _spec(raw: dict):
     return spec_from_dict(raw, label="job.yaml", base_dir=Path("."))
 
 
-def test_linked_text_is_written_unless_differential_privacy_asks_for_fakes() -> None:
+def test_linked_text_is_written_under_differential_privacy_too() -> None:
     spec = _spec(_linked())
     assert spec.written_text() == {"teams": frozenset(), "packages": frozenset({"summary"})}
     auto = _linked(differential_privacy={"epsilon": 5})
     auto["tables"][1]["schema"]["columns"]["summary"]["generate"] = "auto"
-    assert _spec(auto).written_text()["packages"] == frozenset()
-    with pytest.raises(SpecError, match=r"tables\.packages: column 'summary': generate: model"):
-        _spec(_linked(differential_privacy={"epsilon": 5}))
+    assert _spec(auto).written_text()["packages"] == frozenset({"summary"})
+    assert _spec(_linked(differential_privacy={"epsilon": 5})).written_text()["packages"]
+
+
+def test_a_child_text_under_dp_is_private_per_subject_and_within_the_whole_budget() -> None:
+    """Two tables' models and the summary's: the budget split three ways, the text's vocabulary
+    and DP-SGD per team (a team writes up to 4 summaries), the spends summed within epsilon."""
+    tables, relations = _tables()
+    engine = LinkedEngine(
+        **{**QUICK, "epochs": 2}, epsilon=30.0, text_max_seconds=60, batch_size=64
+    )
+    engine.fit(tables, relations, seed=0)
+    dp = engine.info()["differential_privacy"]
+    text = engine.info()["text"]["packages"]["summary"]["privacy"]
+    assert text["training"]["unit"] == "subject" and text["epsilon_budget"] == pytest.approx(10.0)
+    assert set(dp["per_table"]) == {"teams", "packages"} and set(dp["per_text"]) == {
+        "packages.summary"
+    }
+    parts = [*dp["per_table"].values(), *dp["per_text"].values()]
+    assert dp["epsilon_spent"] == pytest.approx(sum(parts), abs=1e-3) and sum(parts) <= 30.0
+    assert dp["per_text"]["packages.summary"] <= 10.0 * 1.0001
+    written = engine.sample(60, seed=1)["packages"]["summary"]
+    words = set(engine._texts["packages"].models["summary"].config["words"])
+    assert len(written) > 0 and RARE not in words  # 3 texts: far below the noisy threshold
+    assert {t for s in written for t in split_words(s)} <= words
+
+
+def test_private_words_count_a_subject_once_however_many_texts_it_writes() -> None:
+    from synth.tabular.autoregressive.text_dp import private_words
+
+    texts = ["alpha beta"] * 40 + ["gamma delta"] * 40
+    per_text, _ = private_words(texts, epsilon=4.0, delta=1e-6, min_count=1, seed=0)
+    subjects = np.r_[np.zeros(40, int), np.arange(1, 41)]  # one subject wrote every alpha beta
+    per_subject, _ = private_words(
+        texts, epsilon=4.0, delta=1e-6, min_count=1, seed=0, subjects=subjects
+    )
+    assert {"alpha", "beta", "gamma", "delta"} <= set(per_text)
+    assert set(per_subject) == {"gamma", "delta"}  # one subject's words: as rare as one text's
 
 
 def test_a_linked_spec_whose_text_is_modelled_hashes_apart_from_one_that_fakes_it() -> None:

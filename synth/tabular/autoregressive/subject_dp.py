@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,14 @@ from synth import progress
 from synth.tabular.autoregressive.model import TabularAR, hidden_loss
 from synth.tabular.autoregressive.train import DP_EPOCHS, TrainReport, noise_multiplier, visibility
 
-__all__ = ["clipped_subject_gradient", "train_subject_dp"]
+__all__ = [
+    "clipped_group_gradient",
+    "clipped_subject_gradient",
+    "noised_step",
+    "spent_epsilon",
+    "subject_batches",
+    "train_subject_dp",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,31 +65,20 @@ def train_subject_dp(
     steps = max(1, int(epochs / rate))
     device = tokens.device
     generator = torch.Generator(device=device).manual_seed(seed)
-    order = np.argsort(codes, kind="stable")
-    ends = np.cumsum(np.bincount(codes, minlength=count))
     optimiser = torch.optim.Adam(model.parameters(), lr=params["lr"])
     clip = params["max_grad_norm"]
     rank = torch.arange(tokens.shape[1] - given, device=device)
     model.per_sample_gradients = True
     started = time.perf_counter()
     try:
-        for step in range(1, steps + 1):
-            chosen = (torch.rand(count, generator=generator) < rate).nonzero().ravel().numpy()
-            rows = np.concatenate(
-                [order[ends[s] - _size(ends, s) : ends[s]] for s in chosen] or [[]]
-            )
-            rows = torch.from_numpy(rows.astype(np.int64)).to(device)
+        for step, rows in subject_batches(codes, rate, steps, generator):
+            rows = torch.from_numpy(rows).to(device)
             batch = tokens[rows]
             visible = visibility(len(batch), batch.shape[1], rank, generator=generator, given=given)
             summed = clipped_subject_gradient(
                 model, batch, visible, codes[rows.cpu().numpy()], clip
             )
-            for name, parameter in model.named_parameters():
-                noised = summed[name] + torch.normal(
-                    0.0, noise * clip, parameter.shape, generator=generator, device=device
-                )
-                parameter.grad = noised / expected
-            optimiser.step()
+            noised_step(model, optimiser, summed, noise * clip, expected, generator)
             if step % max(1, steps // epochs) == 0:
                 epoch = min(epochs, round(step * rate))
                 log.info(
@@ -91,7 +88,7 @@ def train_subject_dp(
     finally:
         model.per_sample_gradients = False
         model.zero_grad(set_to_none=True)
-    spent = _spent(noise, rate, steps, delta)
+    spent = spent_epsilon(noise, rate, steps, delta)
     if spent > epsilon * 1.0001:
         raise SynthError(f"differential privacy: spent epsilon {spent:.3f} exceeds {epsilon}")
     privacy = {
@@ -110,11 +107,40 @@ def train_subject_dp(
     return TrainReport(epochs=epochs, privacy=privacy)
 
 
-def _size(ends: np.ndarray, subject: int) -> int:
-    return int(ends[subject] - (ends[subject - 1] if subject else 0))
+def subject_batches(
+    codes: np.ndarray, rate: float, steps: int, generator: torch.Generator
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Each step's rows: every row of each subject a Poisson draw (rate `rate`) picked, subject
+    by subject (contiguous, as `clipped_group_gradient` needs); `codes` are 0..count-1."""
+    count = int(codes.max()) + 1
+    order = np.argsort(codes, kind="stable")
+    ends = np.cumsum(np.bincount(codes, minlength=count))
+    starts = ends - np.bincount(codes, minlength=count)
+    for step in range(1, steps + 1):
+        chosen = (torch.rand(count, generator=generator) < rate).nonzero().ravel().numpy()
+        parts = [order[starts[s] : ends[s]] for s in chosen]
+        yield step, np.concatenate(parts or [[]]).astype(np.int64)
 
 
-def _spent(noise: float, rate: float, steps: int, delta: float) -> float:
+def noised_step(
+    model: torch.nn.Module,
+    optimiser: torch.optim.Optimizer,
+    summed: dict[str, Tensor],
+    std: float,
+    expected: float,
+    generator: torch.Generator,
+) -> None:
+    """One DP-SGD update: the clipped sum plus Gaussian noise of `std`, over the expected count
+    of subjects a step (the denominator must not depend on the data)."""
+    for name, parameter in model.named_parameters():
+        noise = torch.normal(
+            0.0, std, parameter.shape, generator=generator, device=parameter.device
+        )
+        parameter.grad = (summed[name] + noise) / expected
+    optimiser.step()
+
+
+def spent_epsilon(noise: float, rate: float, steps: int, delta: float) -> float:
     from opacus.accountants import RDPAccountant
 
     accountant = RDPAccountant()
@@ -130,16 +156,30 @@ def clipped_subject_gradient(
     """The sum over subjects of each subject's gradient (the sum over its rows of the hidden-
     column loss), each clipped to `max_grad_norm`; by parameter name. Rows of one subject must be
     contiguous in `tokens` (they are: rows are gathered subject by subject)."""
-    from torch.func import functional_call, grad, vmap
-
-    weights = {k: v.detach() for k, v in model.named_parameters()}
-    total = {k: torch.zeros_like(v) for k, v in weights.items()}
+    from torch.func import functional_call
 
     def row_loss(p: dict[str, Tensor], row: Tensor, seen: Tensor) -> Tensor:
         logits = functional_call(model, p, (row[None], seen[None]))
         return hidden_loss(logits, row[None], seen[None]).sum()
 
-    per_row = vmap(grad(row_loss), in_dims=(None, 0, 0))
+    return clipped_group_gradient(model, row_loss, (tokens, visible), codes, max_grad_norm)
+
+
+def clipped_group_gradient(
+    model: torch.nn.Module,
+    row_loss: Callable[..., Tensor],
+    rows: tuple[Tensor, ...],
+    codes: np.ndarray,
+    max_grad_norm: float,
+) -> dict[str, Tensor]:
+    """The sum over groups (`codes`, contiguous) of each group's gradient, the sum over its rows
+    of `row_loss(weights, *row)`, clipped to `max_grad_norm`: what a subject adds to a DP-SGD
+    step, whatever the model (the table network here, a text model in text_dp.py)."""
+    from torch.func import grad, vmap
+
+    weights = {k: v.detach() for k, v in model.named_parameters()}
+    total = {k: torch.zeros_like(v) for k, v in weights.items()}
+    per_row = vmap(grad(row_loss), in_dims=(None, *[0] * len(rows)))
     size = sum(v.numel() for v in weights.values())
     chunk = max(1, CHUNK_NUMBERS // size)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else []
@@ -153,7 +193,7 @@ def clipped_subject_gradient(
         local = torch.from_numpy(
             np.repeat(np.arange(last - first), np.diff(bounds[first : last + 1]))
         )
-        grads = per_row(weights, tokens[lo:hi], visible[lo:hi])
+        grads = per_row(weights, *(r[lo:hi] for r in rows))
         summed = {
             k: g.new_zeros((last - first, *g.shape[1:])).index_add_(0, local, g)
             for k, g in grads.items()

@@ -27,12 +27,13 @@ import math
 import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from schemas.errors import SynthError
 from synth.tabular.autoregressive.text import (
@@ -46,7 +47,7 @@ from synth.tabular.autoregressive.text import (
     split_words,
     teacher_forced,
 )
-from synth.tabular.autoregressive.train import DP_EPOCHS, noise_multiplier
+from synth.tabular.autoregressive.train import DP_EPOCHS, noise_multiplier, poisson_rate
 
 __all__ = ["VOCABULARY_SHARE", "WORDS_PER_TEXT", "fit_private", "gaussian_sigma", "private_words"]
 
@@ -86,13 +87,20 @@ def threshold(sigma: float, delta: float, cap: int = WORDS_PER_TEXT) -> float:
 
 
 def private_words(
-    texts: Sequence[object], *, epsilon: float, delta: float, min_count: int, seed: int
+    texts: Sequence[object],
+    *,
+    epsilon: float,
+    delta: float,
+    min_count: int,
+    seed: int,
+    subjects: np.ndarray | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """The vocabulary under (epsilon, delta): the words whose noisy weighted count clears the
-    threshold (and `min_count` texts' worth of weight), most counted first."""
+    threshold (and `min_count` texts' worth of weight), most counted first. With `subjects` (a
+    code per text) the unit is the subject: its texts' words count once, its first 20."""
     counts: Counter = Counter()
-    for text in texts:
-        first = list(dict.fromkeys(split_words(text)))[:WORDS_PER_TEXT]
+    for words in _units(texts, subjects):
+        first = list(dict.fromkeys(words))[:WORDS_PER_TEXT]
         for word in first:
             counts[word] += 1 / math.sqrt(len(first))
     sigma = gaussian_sigma(epsilon, delta / 2)
@@ -116,6 +124,17 @@ def private_words(
     return kept[:MAX_WORDS], {**info, "words": len(kept[:MAX_WORDS])}
 
 
+def _units(texts: Sequence[object], subjects: np.ndarray | None) -> Iterator[list[str]]:
+    """Each privacy unit's words in order: a text's, or a subject's texts' one after another."""
+    if subjects is None:
+        yield from (split_words(t) for t in texts)
+        return
+    by: dict[Any, list[str]] = {}
+    for text, subject in zip(texts, subjects.tolist(), strict=True):
+        by.setdefault(subject, []).extend(split_words(text))
+    yield from by.values()
+
+
 def fit_private(
     texts: Sequence[object],
     rows: np.ndarray,
@@ -132,13 +151,16 @@ def fit_private(
     max_grad_norm: float = 1.0,
     max_seconds: float = 600.0,
     hidden: int = 256,
+    subjects: np.ndarray | None = None,
 ) -> TextModel:
-    """A `TextModel` whose vocabulary and weights are (epsilon, delta)-DP in the texts."""
+    """A `TextModel` whose vocabulary and weights are (epsilon, delta)-DP in the texts, or in
+    the subjects where `subjects` gives each text's (a child table's texts: a subject may write
+    many, and the whole subject is what is protected)."""
     started = time.perf_counter()
     torch.manual_seed(seed)
     share_e, share_d = epsilon * VOCABULARY_SHARE, delta * VOCABULARY_SHARE
     words, vocabulary = private_words(
-        texts, epsilon=share_e, delta=share_d, min_count=min_count, seed=seed
+        texts, epsilon=share_e, delta=share_d, min_count=min_count, seed=seed, subjects=subjects
     )
     if not words:
         _log.warning(
@@ -153,15 +175,20 @@ def fit_private(
     data, truncated = encode_texts(texts, words, max_length)
     condition, inputs, targets = teacher_forced(data, rows)
     train_e, train_d = epsilon - share_e, delta - share_d
-    batch = min(batch_size, max(64, len(data) // 20))
-    rate = batch / len(data)
-    noise = noise_multiplier(train_e, train_d, rate, epochs, f"{len(data)} texts")
+    tensors = (condition, inputs, targets)
+    codes = None if subjects is None else np.unique(subjects, return_inverse=True)[1].ravel()
+    units = len(data) if codes is None else int(codes.max()) + 1
+    batch = min(batch_size, max(64 if codes is None else 16, units // 20))
+    rate = batch / units if codes is not None else poisson_rate(units, batch)
+    unit = "texts" if codes is None else "subjects"
+    noise = noise_multiplier(train_e, train_d, rate, epochs, f"{units} {unit}")
+    knobs = (noise, epochs, lr, max_grad_norm, max_seconds, seed, train_d, started)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # secure_mode off, RDP orders: as in train.train_dp
-        done, spent = _train(
-            net, (condition, inputs, targets), batch, noise, epochs, lr, max_grad_norm,
-            max_seconds, seed, train_d, started,
-        )  # fmt: skip
+        if codes is None:
+            done, spent = _train(net, tensors, batch, *knobs)
+        else:
+            done, spent = _train_subjects(net, tensors, codes, batch, *knobs)
     if spent > train_e * 1.0001:
         raise SynthError(f"differential privacy: text spent epsilon {spent:.3f} of {train_e:.3f}")
     model = TextModel(net)
@@ -176,6 +203,7 @@ def fit_private(
         "max_grad_norm": max_grad_norm,
         "sample_rate": round(rate, 6),
         "epochs": done,
+        "unit": "text" if codes is None else "subject",
     }
     model.report.privacy = {
         "epsilon_budget": epsilon,
@@ -246,3 +274,59 @@ def _train(
     private.remove_hooks()
     net.eval()
     return done, epsilon
+
+
+def _train_subjects(
+    net: WindowNet,
+    tensors: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    codes: np.ndarray,
+    expected: int,
+    noise: float,
+    epochs: int,
+    lr: float,
+    max_grad_norm: float,
+    max_seconds: float,
+    seed: int,
+    delta: float,
+    started: float,
+) -> tuple[int, float]:
+    """DP-SGD per subject (subject_dp.py's steps): each step Poisson-samples subjects, sums each
+    one's per-text gradients, clips that sum, adds noise; the epochs run and epsilon spent."""
+    from torch.func import functional_call
+
+    from synth.tabular.autoregressive.subject_dp import (
+        clipped_group_gradient,
+        noised_step,
+        spent_epsilon,
+        subject_batches,
+    )
+
+    def text_loss(weights: dict, condition: Tensor, inputs: Tensor, target: Tensor) -> Tensor:
+        logits = functional_call(net, weights, (condition[None], inputs[None]))
+        per_token = F.cross_entropy(logits[0], target, ignore_index=PAD, reduction="none")
+        return per_token.sum() / (target != PAD).sum().clamp(min=1)  # a text's mean, as _train
+
+    rate = expected / (int(codes.max()) + 1)
+    steps, per_epoch = max(1, int(epochs / rate)), max(1, round(1 / rate))
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    condition, inputs, targets = tensors
+    done_steps = 0
+    net.train()
+    for step, rows in subject_batches(codes, rate, steps, generator):
+        if len(rows):
+            width = int((targets[rows] != PAD).sum(1).max())
+            batch = (condition[rows], inputs[rows, :width], targets[rows, :width])
+            summed = clipped_group_gradient(net, text_loss, batch, codes[rows], max_grad_norm)
+        else:
+            summed = {k: torch.zeros_like(v) for k, v in net.named_parameters()}
+        noised_step(net, optimiser, summed, noise * max_grad_norm, expected, generator)
+        done_steps = step
+        if step % per_epoch == 0:
+            spent = time.perf_counter() - started
+            _log.info("text subject DP epoch %d/%d: %.0f s", step // per_epoch, epochs, spent)
+            if spent > max_seconds:
+                break
+    net.zero_grad(set_to_none=True)
+    net.eval()
+    return min(epochs, round(done_steps * rate)), spent_epsilon(noise, rate, done_steps, delta)

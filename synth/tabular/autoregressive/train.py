@@ -14,6 +14,7 @@ and reported as a "fit" tick (`synth.progress`) with the same losses.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,7 +156,7 @@ def _train_dp(
     epsilon, epochs = params["epsilon"], params["epochs"] or DP_EPOCHS
     delta = params["delta"] or 1.0 / len(tokens) ** 1.1  # well below 1/n, as DP practice asks
     batch_size = min(params["batch_size"], max(64, len(tokens) // 20))
-    sample_rate = batch_size / len(tokens)
+    sample_rate = poisson_rate(len(tokens), batch_size)
     noise = noise_multiplier(epsilon, delta, sample_rate, epochs, f"{len(tokens)} rows")
     generator = torch.Generator(device=device).manual_seed(seed)
     loader = torch.utils.data.DataLoader(
@@ -215,6 +216,13 @@ def _train_dp(
             "accountant": "rdp",
         },
     )
+
+
+def poisson_rate(rows: int, batch_size: int) -> float:
+    """The sampling rate Opacus' Poisson loader uses for a loader of `batch_size` batches: one
+    over its batch count, which it also runs each epoch. Calibrating the noise at the nominal
+    batch_size / rows instead overspends when rows is not a multiple of the batch."""
+    return 1.0 / math.ceil(rows / batch_size)
 
 
 def noise_multiplier(epsilon: float, delta: float, rate: float, epochs: int, of: str) -> float:
